@@ -1,0 +1,65 @@
+"""LLM Sandbox Toolkit: run the code an AI agent writes in isolated containers.
+
+The public names of the API reference, nothing else.
+"""
+
+from llm_sandbox.const import FileType, PlotFormat, SandboxBackend, SupportedLanguage
+from llm_sandbox.data import ConsoleOutput, ExecutionResult, FileOutput, PlotOutput
+from llm_sandbox.exceptions import (
+    ContainerError,
+    ImageNotFoundError,
+    LanguageNotSupportedError,
+    LibraryInstallationNotSupportedError,
+    MissingDependencyError,
+    NotOpenSessionError,
+    ResourceError,
+    SandboxError,
+    SandboxTimeoutError,
+    SecurityError,
+    SecurityViolationError,
+    UnsupportedBackendError,
+    ValidationError,
+)
+from llm_sandbox.languages import AbstractLanguageHandler, LanguageConfig, LanguageHandlerFactory
+from llm_sandbox.session import (
+    ArtifactSandboxSession,
+    SandboxDockerSession,
+    SandboxSession,
+    Session,
+    create_session,
+)
+
+BaseSession = Session
+
+__all__ = [
+    "AbstractLanguageHandler",
+    "ArtifactSandboxSession",
+    "BaseSession",
+    "ConsoleOutput",
+    "ContainerError",
+    "ExecutionResult",
+    "FileOutput",
+    "FileType",
+    "ImageNotFoundError",
+    "LanguageConfig",
+    "LanguageHandlerFactory",
+    "LanguageNotSupportedError",
+    "LibraryInstallationNotSupportedError",
+    "MissingDependencyError",
+    "NotOpenSessionError",
+    "PlotFormat",
+    "PlotOutput",
+    "ResourceError",
+    "SandboxBackend",
+    "SandboxDockerSession",
+    "SandboxError",
+    "SandboxSession",
+    "SandboxTimeoutError",
+    "SecurityError",
+    "SecurityViolationError",
+    "Session",
+    "SupportedLanguage",
+    "UnsupportedBackendError",
+    "ValidationError",
+    "create_session",
+]

@@ -1,0 +1,231 @@
+"""Docker Engine backend on docker-py's low-level API.
+
+Also serves any engine that speaks the Docker API (Podman's compat service):
+the only engine-specific knowledge is in :func:`_translate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from llm_sandbox.backends.base import (
+    ContainerSpec,
+    ExecDeadlineExceeded,
+    OutputCallback,
+)
+from llm_sandbox.exceptions import (
+    ContainerError,
+    ImageBuildError,
+    ImageNotFoundError,
+    MissingDependencyError,
+    SandboxError,
+)
+
+try:
+    import docker
+    import docker.errors
+    import docker.types
+except ImportError as exc:  # pragma: no cover - docker is a core dependency
+    raise MissingDependencyError(
+        "the Docker backend needs the `docker` package: pip install llm-sandbox-toolkit"
+    ) from exc
+
+
+@contextlib.contextmanager
+def _translate(what: str) -> Iterator[None]:
+    """Turn engine exceptions into library exceptions, naming the failed operation."""
+    try:
+        yield
+    except SandboxError:
+        raise
+    except docker.errors.ImageNotFound as exc:
+        raise ImageNotFoundError(str(exc.explanation or exc)) from exc
+    except docker.errors.NotFound as exc:
+        raise ContainerError(f"{what}: not found ({exc.explanation or exc})") from exc
+    except docker.errors.APIError as exc:
+        raise ContainerError(f"{what} failed: {exc.explanation or exc}") from exc
+    except docker.errors.DockerException as exc:
+        raise ContainerError(
+            f"{what} failed: {exc}. Is the container engine running? "
+            "(`docker info` should answer; see README, 'Setup')"
+        ) from exc
+    except (OSError, ConnectionError) as exc:
+        raise ContainerError(f"{what} failed: lost the connection to the engine ({exc})") from exc
+
+
+def connect() -> docker.DockerClient:
+    """A client for the engine of the environment (DOCKER_HOST or the default socket)."""
+    with _translate("connecting to the Docker engine"):
+        client = docker.from_env()
+        client.ping()
+        return client
+
+
+class DockerBackend:
+    """:class:`~llm_sandbox.backends.base.Backend` for the Docker API."""
+
+    name = "docker"
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self.client = client or connect()
+        self.api = self.client.api
+
+    # images -------------------------------------------------------------
+    def image_exists(self, image: str) -> bool:
+        with _translate(f"looking up image {image}"):
+            try:
+                self.api.inspect_image(image)
+                return True
+            except docker.errors.ImageNotFound:
+                return False
+
+    def build_image(self, dockerfile: str, tag: str) -> None:
+        path = Path(dockerfile)
+        if not path.is_file():
+            raise FileNotFoundError(f"Dockerfile {dockerfile} does not exist")
+        with _translate(f"building {tag} from {dockerfile}"):
+            try:
+                self.client.images.build(
+                    path=str(path.parent), dockerfile=path.name, tag=tag, rm=True, forcerm=True,
+                    network_mode=self._build_network(),
+                )
+            except docker.errors.BuildError as exc:
+                tail = "".join(str(line.get("stream", line.get("error", ""))) for line in exc.build_log)
+                raise ImageBuildError(f"building {tag} from {dockerfile} failed: {exc}\n{tail[-2000:]}") from exc
+
+    def _build_network(self) -> str | None:
+        """Builds reach the package mirror through the host network when the daemon has no bridge."""
+        return None if self.client.networks.list(names=["bridge"]) else "host"
+
+    def remove_image(self, image: str) -> None:
+        with _translate(f"removing image {image}"), contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_image(image)
+
+    # containers ---------------------------------------------------------
+    def create(self, spec: ContainerSpec) -> str:
+        options = dict(spec.options)
+        mounts = [docker.types.Mount(target, name, type="volume") for name, target in spec.volumes.items()]
+        mounts += [
+            docker.types.Mount(target, source, type="bind", read_only=True)
+            for source, target in spec.binds.items()
+        ]
+        with _translate(f"creating a container from {spec.image}"):
+            container = self.client.containers.create(
+                spec.image,
+                spec.command,
+                labels=spec.labels,
+                environment=spec.environment,
+                working_dir=spec.workdir,
+                mounts=mounts,
+                detach=True,
+                **options,
+            )
+        try:
+            with _translate(f"starting container {container.short_id}"):
+                container.start()
+        except BaseException:
+            self.remove(container.id)
+            raise
+        return str(container.id)
+
+    def exists(self, container_id: str) -> bool:
+        with _translate(f"inspecting container {container_id[:12]}"):
+            try:
+                return bool(self.api.inspect_container(container_id)["State"]["Running"])
+            except docker.errors.NotFound:
+                return False
+
+    def remove(self, container_id: str) -> None:
+        with _translate(f"removing container {container_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(container_id, force=True, v=True)
+
+    def commit(self, container_id: str, repository: str, tag: str) -> str:
+        with _translate(f"committing container {container_id[:12]}"):
+            return str(self.api.commit(container_id, repository=repository, tag=tag)["Id"])
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        with _translate(f"creating volume {name}"):
+            self.api.create_volume(name, labels=labels)
+
+    def remove_volume(self, name: str) -> None:
+        with _translate(f"removing volume {name}"), contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_volume(name, force=True)
+
+    def list_labelled(self, label: str) -> list[dict[str, Any]]:
+        with _translate("listing sandbox containers"):
+            found = [
+                {"kind": "container", "id": c["Id"], "labels": c.get("Labels") or {}}
+                for c in self.api.containers(all=True, filters={"label": label})
+            ]
+            volumes = self.api.volumes(filters={"label": label}).get("Volumes") or []
+            found += [{"kind": "volume", "id": v["Name"], "labels": v.get("Labels") or {}} for v in volumes]
+            return found
+
+    # exec ---------------------------------------------------------------
+    def exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        stdin: bytes | None = None,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        on_output: OutputCallback | None = None,
+        deadline: float | None = None,
+    ) -> int:
+        with _translate(f"running a command in container {container_id[:12]}"):
+            exec_id = self.api.exec_create(
+                container_id, argv, stdin=stdin is not None, environment=environment,
+                workdir=workdir, user=user or "",
+            )["Id"]
+            raw = self.api.exec_start(exec_id, socket=True)
+            sock: socket.socket = getattr(raw, "_sock", raw)
+            try:
+                if stdin:
+                    sock.sendall(stdin)
+                _pump_frames(sock, on_output, deadline)
+            finally:
+                with contextlib.suppress(OSError):
+                    sock.close()
+                with contextlib.suppress(OSError):
+                    raw.close()
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+            return -1 if code is None else int(code)
+
+
+def _pump_frames(sock: socket.socket, on_output: OutputCallback | None, deadline: float | None) -> None:
+    """Read Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) until EOF."""
+    buffer = b""
+    while True:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ExecDeadlineExceeded
+            sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError as exc:
+            raise ExecDeadlineExceeded from exc
+        if not chunk:
+            return
+        buffer += chunk
+        while len(buffer) >= 8:
+            stream, size = struct.unpack(">BxxxL", buffer[:8])
+            if len(buffer) < 8 + size:
+                break
+            payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
+            if on_output is not None and payload:
+                on_output(stream, payload)
+
+
+def docker_host_label() -> str:
+    """Who owns a container: used by ``llm-sandbox gc`` to find orphans."""
+    return f"{socket.gethostname()}:{os.getpid()}"

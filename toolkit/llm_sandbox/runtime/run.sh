@@ -1,0 +1,27 @@
+# llm-sandbox run wrapper: runs one piece of code or one shell command inside the sandbox.
+# It is passed as `sh -c "<this file>" llm-sandbox RUN_DIR FILE COMMAND [OUTPUTS_DIR]`, so it needs
+# nothing installed in the image but a POSIX shell, head and (for artifacts) find and tar.
+#
+# stdin:  "<nonce> <size>\n" then <size> bytes, written to RUN_DIR/FILE (nothing when size is 0).
+#         The program itself gets /dev/null as stdin.
+# stdout: the program's own stdout, untouched; then "<nonce> <exit code>\n"; then, when
+#         LLM_SANDBOX_ARTIFACTS=1, a tar stream of RUN_DIR/plots and of the files written under
+#         OUTPUTS_DIR during this run.
+run_dir=$1 file=$2 command=$3 outputs=${4-}
+IFS=' ' read -r nonce size || exit 125
+umask 077
+mkdir -p "$run_dir/plots" || exit 125
+echo $$ >"$run_dir/pid"
+if [ "$size" -gt 0 ]; then head -c "$size" >"$run_dir/$file" || exit 125; fi
+if [ -n "$outputs" ]; then mkdir -p "$outputs" 2>/dev/null; : >"$run_dir/start"; fi
+LLM_SANDBOX_FILE="$run_dir/$file" LLM_SANDBOX_RUN_DIR="$run_dir" LLM_SANDBOX_PLOTS_DIR="$run_dir/plots" \
+    sh -c "$command" </dev/null
+rc=$?
+printf '%s %s\n' "$nonce" "$rc"
+if [ "${LLM_SANDBOX_ARTIFACTS-}" = 1 ]; then
+    if [ -n "$outputs" ] && [ -d "$outputs" ]; then
+        find "$outputs" -type f -newer "$run_dir/start" -print0
+    fi | tar -cf - --null -C "$run_dir" plots -C / -T - 2>/dev/null
+fi
+rm -rf "$run_dir"
+exit "$rc"
