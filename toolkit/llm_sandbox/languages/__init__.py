@@ -24,26 +24,6 @@ from llm_sandbox.languages.base import (
     PlotDetectionConfig,
 )
 
-PYTHON = LanguageConfig(
-    name="python",
-    aliases=("py", "python3"),
-    file_extension="py",
-    # The code file lives in a private run directory; the workdir goes first on the
-    # path so modules the code wrote there import as they would from a script beside them.
-    execution_commands=['PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" exec python3 {file}'],
-    package_manager="pip",
-    install_command=(
-        'PYTHONUSERBASE="$LLM_SANDBOX_PACKAGES/python" '
-        "python3 -m pip install --user --only-binary=:all: --no-warn-script-location "
-        "--progress-bar off --quiet {libraries}"
-    ),
-    plot_detection=PlotDetectionConfig(
-        libraries=("matplotlib", "seaborn", "plotly"),
-        environment={"MPLBACKEND": "module://llm_sandbox_mpl", "PYTHONPATH": "/opt/llm-sandbox"},
-    ),
-    preinstalled_libraries=("numpy", "pandas", "matplotlib", "seaborn", "plotly"),
-)
-
 _CONFIGS: dict[str, LanguageConfig] = {}
 _HANDLERS: dict[str, type[AbstractLanguageHandler]] = {}
 _ALIASES: dict[str, str] = {}
@@ -93,8 +73,10 @@ def _renamed(config: LanguageConfig, name: str) -> LanguageConfig:
     return replace(config, name=name)
 
 
-for _config in (PYTHON,):
-    register_language(_config)
+from llm_sandbox.languages.builtin import BUILTIN_LANGUAGES  # noqa: E402
+
+for _config, _handler in BUILTIN_LANGUAGES:
+    register_language(_config, _handler)
 
 __all__ = [
     "AbstractLanguageHandler",

@@ -93,7 +93,7 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
         """Name of the file the code is written to (in a private per-run directory)."""
         return f"main.{self.config.file_extension}"
 
-    def get_execution_commands(self, code_file: str = "$LLM_SANDBOX_FILE") -> list[str]:
+    def get_execution_commands(self, code_file: str = '"$LLM_SANDBOX_FILE"') -> list[str]:
         return [command.replace("{file}", code_file) for command in self.config.execution_commands]
 
     def run_command(self) -> str:
