@@ -59,6 +59,7 @@ DEFAULT_INSTALL_TIMEOUT = 600.0
 KILL_TIMEOUT = 15.0
 MAX_ARTIFACT_BYTES = 10 * 1024 * 1024
 RUN_ROOT = "/tmp/llm-sandbox"
+COMMITTED_WORKDIR = "/opt/llm-sandbox-state/workdir"
 
 # PID 1 of every container we create: keeps a `sleep` child and, being a shell
 # that `wait`s, reaps orphans. The kernel never delivers signals PID 1 has no
@@ -204,6 +205,8 @@ class Session:
                 self._attached_ok = True
             elif self.container_id is None:
                 self.container_id = self._create_container()
+                if (self.image or "").startswith("llm-sandbox-commit/"):
+                    self._restore_committed_workdir()
             _open_sessions.add(self)
             if self.session_timeout:
                 self._session_timer = threading.Timer(self.session_timeout, self._expire)
@@ -240,6 +243,7 @@ class Session:
         )
         started = time.monotonic()
         try:
+            self.backend.create_volume(self.packages_volume, {SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label()})
             container_id = self.backend.create(spec)
         except BaseException:
             self._remove_volume_quietly()
@@ -625,7 +629,13 @@ class Session:
             root = members[0].name.split("/", 1)[0]
             destination.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=destination.parent) as staging:
-                archive.extractall(staging, filter="data")
+                try:
+                    archive.extractall(staging, filter="data")
+                except tarfile.FilterError as exc:
+                    raise ValidationError(
+                        f"refusing to copy {src}: unsafe archive member ({exc}); "
+                        "links must stay inside the copied tree"
+                    ) from None
                 extracted = Path(staging) / root
                 if destination.is_dir() and extracted.is_dir():
                     for child in extracted.iterdir():
@@ -653,31 +663,42 @@ class Session:
             stat = {"name": target.name, "size": first.size if first else 0, "mode": first.mode if first else 0}
         return data, stat
 
-    def _exec_checked(self, container_id: str, argv: list[str], stdin: bytes, what: str) -> None:
+    def _exec_checked(
+        self, container_id: str, argv: list[str], stdin: bytes, what: str, user: str | None = None
+    ) -> None:
         collector = OutputCollector()
         code = self.backend.exec(
-            container_id, argv, stdin=stdin, user=self._exec_user(), workdir=self.workdir,
+            container_id, argv, stdin=stdin, user=user or self._exec_user(), workdir=self.workdir,
             on_output=collector, deadline=time.monotonic() + self._timeout(None, None),
         )
         if code != 0:
             raise ContainerError(f"{what} failed (exit {code}): {collector.stderr.text()[-500:]}")
 
     def _commit(self) -> None:
-        """Save the workdir and installed packages as a new image: ``llm-sandbox-commit/<lang>:<session id>``.
+        """Save the workdir and installed packages as ``llm-sandbox-commit/<lang>:<session id>``.
 
-        The sandbox's own layer is empty (read-only root), so the state is
-        copied into a stopped-at-birth container of the same image and that one
-        is committed.
+        The sandbox's own layer is empty (read-only root, tmpfs workdir), so the
+        state is unpacked into a fresh container of the same image and that one
+        is committed: the workdir under ``COMMITTED_WORKDIR`` (a session opened
+        from the image copies it back into its tmpfs workdir), the packages
+        where they were (Docker seeds the new packages volume from the image).
         """
         assert self.container_id is not None
-        archive, _ = self._tar_paths([self.workdir, PACKAGES_DIR])
+        archive = self._exec_output(
+            self.container_id,
+            ["sh", "-c", 'tar -c -C "$0" --transform "s,^\\.,workdir," . -C / "${1#/}"', self.workdir, PACKAGES_DIR],
+            "saving the session state",
+        )
         spec = ContainerSpec(image=self._resolve_image(), command=list(KEEPER_COMMAND),
                              labels={SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label()},
-                             options={"user": SANDBOX_USER, "network_mode": "none"})
+                             options={"user": "0:0", "network_mode": "none", "cap_drop": ["ALL"],
+                                      "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+                                      "security_opt": ["no-new-privileges"]})
         helper = self.backend.create(spec)
         try:
-            self._exec_checked(helper, ["sh", "-c", 'head -c "$0" | tar -x -C /', str(len(archive))],
-                               archive, "restoring the session state for commit")
+            script = 'mkdir -p "$1" && head -c "$0" | tar -x -C / --transform "s,^workdir,${1#/}," && chown -R 1000:1000 "$1"'
+            self._exec_checked(helper, ["sh", "-c", script, str(len(archive)), COMMITTED_WORKDIR], archive,
+                               "restoring the session state for commit", user="0:0")
             repository = f"llm-sandbox-commit/{self.lang}"
             self.backend.commit(helper, repository, self.session_id)
             self.committed_image = f"{repository}:{self.session_id}"
@@ -685,13 +706,21 @@ class Session:
         finally:
             self.backend.remove(helper)
 
-    def _tar_paths(self, paths: list[str]) -> tuple[bytes, int]:
-        collector = OutputCollector(limit=1 << 62)
+    def _restore_committed_workdir(self) -> None:
         assert self.container_id is not None
-        relative = [p.lstrip("/") for p in paths]
-        code = self.backend.exec(self.container_id, ["tar", "-c", "-C", "/", *relative], user=self._exec_user(),
-                                 on_output=collector, deadline=time.monotonic() + 300)
-        return bytes(collector.stdout.kept), code
+        self._exec_checked(
+            self.container_id,
+            ["sh", "-c", '[ ! -d "$0" ] || cp -a "$0/." "$1/"', COMMITTED_WORKDIR, self.workdir],
+            b"", "restoring the committed workdir",
+        )
+
+    def _exec_output(self, container_id: str, argv: list[str], what: str) -> bytes:
+        collector = OutputCollector(limit=1 << 62)
+        code = self.backend.exec(container_id, argv, user=self._exec_user(), on_output=collector,
+                                 deadline=time.monotonic() + self._timeout(None, None))
+        if code != 0:
+            raise ContainerError(f"{what} failed (exit {code}): {collector.stderr.text()[-500:]}")
+        return bytes(collector.stdout.kept)
 
 
 class SandboxDockerSession(Session):
@@ -904,6 +933,12 @@ def _read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list
             path = "/" + name.lstrip("/")
             kind = FileType.from_filename(path)
             if kind.is_image and plotting and encoded is not None:
+                # A figure saved into the outputs directory was captured at its savefig, in order:
+                # name that capture instead of returning the same image twice.
+                same = next((plot for _, plot in plots if plot.content_base64 == encoded), None)
+                if same is not None:
+                    same.filename = path
+                    continue
                 width, height = _image_size(content or b"")
                 images.append(PlotOutput(kind, encoded, width, height, None, filename=path))
             else:

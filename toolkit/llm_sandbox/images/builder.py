@@ -461,8 +461,6 @@ _APT_CONF = """\
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
-Acquire::GzipIndexes "true";
-Acquire::CompressionTypes::Order:: "gz";
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 Dir::Cache::pkgcache "";
@@ -788,7 +786,7 @@ def build_images(
         list(pool.map(one, targets))
     if failures:
         first_lang, first = next(iter(failures.items()))
-        if len(failures) == 1 and isinstance(first, ImageError):
+        if len(failures) == 1:
             raise first
         others = ", ".join(lang for lang in failures if lang != first_lang)
         message = f"{first}" + (f"\n(also failed: {others})" if others else "")
