@@ -12,6 +12,7 @@ from llm_sandbox.images.builder import (
     ensure_image,
     image_name,
     image_status,
+    list_images,
 )
 from llm_sandbox.images.progress import NullProgress, Progress
 
@@ -29,4 +30,5 @@ __all__ = [
     "ensure_image",
     "image_name",
     "image_status",
+    "list_images",
 ]

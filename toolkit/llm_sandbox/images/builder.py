@@ -50,6 +50,7 @@ __all__ = [
     "ensure_image",
     "image_name",
     "image_status",
+    "list_images",
 ]
 
 IMAGES_DIR = Path(__file__).resolve().parent
@@ -645,8 +646,22 @@ def _is_current(info: dict[str, Any] | None, files: Mapping[str, ContextFile], b
 
 
 def image_status(lang: str, client: Any = None) -> ImageStatus:
+    """Whether ``llm-sandbox/<lang>:latest`` is present and built from the current inputs."""
     engine = _Engine(client if client is not None else _default_client())
     return _status(engine, lang)
+
+
+def list_images(client: Any = None) -> list[ImageStatus]:
+    """The base image (``lang`` ``"base"``) then every language with a Dockerfile."""
+    engine = _Engine(client if client is not None else _default_client())
+    base = engine.inspect(BASE_IMAGE)
+    rows = [
+        ImageStatus(
+            lang="base", name=BASE_IMAGE, present=base is not None, current=base is not None, hash=None,
+            size=(base or {}).get("Size"), image_id=(base or {}).get("Id"),
+        )  # fmt: skip
+    ]
+    return rows + [_status(engine, lang) for lang in available_languages()]
 
 
 def _status(engine: _Engine, lang: str) -> ImageStatus:
