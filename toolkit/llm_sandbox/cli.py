@@ -37,9 +37,7 @@ def cmd_images_list(args: argparse.Namespace) -> int:
         state = "missing" if not status.present else "current" if status.current else "stale"
         if status.lang == "base" and status.present:
             state = "present"
-        rows.append(
-            (status.name, status.lang, (status.hash or "-")[:12], _size(status.size), state)
-        )
+        rows.append((status.name, status.lang, (status.hash or "-")[:12], _size(status.size), state))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -223,7 +223,8 @@ class Session:
     def _create_container(self) -> str:
         image = self._resolve_image()
         options = {**SECURE_DEFAULTS, **_translate_runtime_configs(self.runtime_configs)}
-        tmpfs = {self.workdir: _WORKDIR_TMPFS, "/tmp": _TMP_TMPFS}
+        tmp_options = _TMP_TMPFS + (",exec" if self.language.config.exec_tmp else "")
+        tmpfs = {self.workdir: _WORKDIR_TMPFS, "/tmp": tmp_options}
         tmpfs.update(options.pop("tmpfs", None) or {})
         options["tmpfs"] = tmpfs
         environment = {**self.language.config.environment, **options.pop("environment", {})}

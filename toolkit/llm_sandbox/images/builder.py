@@ -74,10 +74,21 @@ _TAIL_LINES = 20
 
 # Host settings passed to builds as build args (a proxy, a private index, a registry mirror).
 _PASSTHROUGH_ARGS = (
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy",
-    "ALL_PROXY", "all_proxy", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST",
-    "npm_config_registry", "NPM_CONFIG_REGISTRY", "GOPROXY",
-)  # fmt: skip
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "npm_config_registry",
+    "NPM_CONFIG_REGISTRY",
+    "GOPROXY",
+)
 _CA_BUNDLE_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
 _DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CA_FILE_NAME = "host-ca.crt"  # where the host CA bundle lands in every build context
@@ -91,9 +102,9 @@ def image_name(lang: str) -> str:
     return f"llm-sandbox/{lang}:latest"
 
 
-def available_languages(images_dir: Path = IMAGES_DIR) -> list[str]:
+def available_languages(images_dir: Path | None = None) -> list[str]:
     """Languages that have a Dockerfile in this package."""
-    return sorted(p.parent.name for p in images_dir.glob("*/Dockerfile"))
+    return sorted(p.parent.name for p in (images_dir or IMAGES_DIR).glob("*/Dockerfile"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +131,7 @@ def _collect(root: Path, prefix: str) -> dict[str, ContextFile]:
 
 
 def context_files(
-    lang: str, *, images_dir: Path = IMAGES_DIR, runtime_dir: Path = RUNTIME_DIR
+    lang: str, *, images_dir: Path | None = None, runtime_dir: Path | None = None
 ) -> dict[str, ContextFile]:
     """The files a language's build context holds, by path inside the context.
 
@@ -129,6 +140,8 @@ def context_files(
     (``host-ca.crt``) is added only when the context is sent: it is a transport setting, not an input
     of the image, and is not part of the hash.
     """
+    images_dir = images_dir or IMAGES_DIR
+    runtime_dir = runtime_dir or RUNTIME_DIR
     lang_dir = images_dir / lang
     if not (lang_dir / "Dockerfile").is_file():
         known = ", ".join(available_languages(images_dir)) or "none"
@@ -279,13 +292,26 @@ class _Engine:
             self.api.import_image(src=tar_path, repository=repository, tag=tag, changes=changes)
 
     def build(
-        self, context: io.BytesIO, tag: str, buildargs: dict[str, str], labels: dict[str, str],
-        network_mode: str | None, nocache: bool,
-    ) -> Iterator[dict[str, Any]]:  # fmt: skip
+        self,
+        context: io.BytesIO,
+        tag: str,
+        buildargs: dict[str, str],
+        labels: dict[str, str],
+        network_mode: str | None,
+        nocache: bool,
+    ) -> Iterator[dict[str, Any]]:
         with self._translate(f"building {tag}"):
             yield from self.api.build(
-                fileobj=context, custom_context=True, tag=tag, buildargs=buildargs, labels=labels,
-                network_mode=network_mode, rm=True, forcerm=True, pull=False, nocache=nocache,
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                buildargs=buildargs,
+                labels=labels,
+                network_mode=network_mode,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                nocache=nocache,
                 decode=True,
             )
 
@@ -393,17 +419,18 @@ def _host_apt_sources(root: Path = Path("/")) -> list[AptSource]:
                     continue
                 sources.append(
                     AptSource(
-                        fields.get("uris", "").split(), fields.get("suites", "").split(),
+                        fields.get("uris", "").split(),
+                        fields.get("suites", "").split(),
                         fields.get("components", "").split(),
                     )
-                )  # fmt: skip
+                )
     lists = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]
     for path in lists:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             for line in path.read_text().splitlines():
-                line = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()  # type: ignore[assignment]
-                if len(line) >= 3 and line[0] == "deb":
-                    sources.append(AptSource([line[1]], [line[2]], list(line[3:])))
+                words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()  # drop [options]
+                if len(words) >= 3 and words[0] == "deb":
+                    sources.append(AptSource([words[1]], [words[2]], words[3:]))
     return [s for s in sources if s.uris and s.suites]
 
 
@@ -424,10 +451,14 @@ def debian_mirror(root: Path = Path("/"), environ: Mapping[str, str] | None = No
 
 
 def target_apt_sources(mirror: str, root: Path = Path("/")) -> str:
-    """deb822 sources for the image: the host's bookworm entries (main only), else mirror + security."""
+    """deb822 sources for the image: the host's bookworm entries (main only) when ``mirror`` is the host's
+    bookworm mirror, else ``mirror`` (plus Debian's security archive when ``mirror`` is the default)."""
     stanzas: list[tuple[str, list[str]]] = []
     wanted = {SUITE, f"{SUITE}-updates", f"{SUITE}-security"}
-    for source in _host_apt_sources(root):
+    host = _host_apt_sources(root)
+    if not any(SUITE in s.suites and mirror in (u.rstrip("/") for u in s.uris) for s in host):
+        host = []
+    for source in host:
         suites = [s for s in source.suites if s in wanted]
         if suites and (not source.components or "main" in source.components):
             stanza = (" ".join(u.rstrip("/") for u in source.uris), suites)
@@ -505,19 +536,34 @@ def _bootstrap_base(engine: _Engine, display: Progress) -> None:
         display.update("base", "packing the root filesystem")
         tarball = os.path.join(workdir, "rootfs.tar")
         _run_logged(
-            ["tar", "--numeric-owner", "--one-file-system", "-C", rootfs, "-cf", tarball,
-             "--exclude=./proc/*", "--exclude=./sys/*", "--exclude=./dev/*", "."],
-            display, "base", "packing the root filesystem",
-        )  # fmt: skip
+            [
+                "tar",
+                "--numeric-owner",
+                "--one-file-system",
+                "-C",
+                rootfs,
+                "-cf",
+                tarball,
+                "--exclude=./proc/*",
+                "--exclude=./sys/*",
+                "--exclude=./dev/*",
+                ".",
+            ],
+            display,
+            "base",
+            "packing the root filesystem",
+        )
         display.update("base", f"importing {BASE_IMAGE}")
         engine.import_rootfs(
-            tarball, BASE_REPOSITORY, BASE_TAG,
+            tarball,
+            BASE_REPOSITORY,
+            BASE_TAG,
             changes=[
                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 'CMD ["bash"]',
                 f"LABEL llm-sandbox.base.source=debootstrap llm-sandbox.base.mirror={mirror}",
             ],
-        )  # fmt: skip
+        )
     except BaseException:
         display.finish("base", f"bootstrapping {BASE_IMAGE} failed", ok=False)
         raise
@@ -530,9 +576,13 @@ def _run_logged(command: list[str], display: Progress, task: str, what: str) -> 
     """Run a command, showing its lines as progress; on failure raise with the last lines."""
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, errors="replace",
-    )  # fmt: skip
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     try:
         assert process.stdout is not None
         for line in process.stdout:
@@ -657,9 +707,14 @@ def list_images(client: Any = None) -> list[ImageStatus]:
     base = engine.inspect(BASE_IMAGE)
     rows = [
         ImageStatus(
-            lang="base", name=BASE_IMAGE, present=base is not None, current=base is not None, hash=None,
-            size=(base or {}).get("Size"), image_id=(base or {}).get("Id"),
-        )  # fmt: skip
+            lang="base",
+            name=BASE_IMAGE,
+            present=base is not None,
+            current=base is not None,
+            hash=None,
+            size=(base or {}).get("Size"),
+            image_id=(base or {}).get("Id"),
+        )
     ]
     return rows + [_status(engine, lang) for lang in available_languages()]
 
@@ -671,9 +726,14 @@ def _status(engine: _Engine, lang: str) -> ImageStatus:
     current = _is_current(info, context_files(lang), base["Id"] if base else None)
     labels = ((info or {}).get("Config") or {}).get("Labels") or {}
     return ImageStatus(
-        lang=lang, name=name, present=info is not None, current=current, hash=labels.get(HASH_LABEL),
-        size=(info or {}).get("Size"), image_id=(info or {}).get("Id"),
-    )  # fmt: skip
+        lang=lang,
+        name=name,
+        present=info is not None,
+        current=current,
+        hash=labels.get(HASH_LABEL),
+        size=(info or {}).get("Size"),
+        image_id=(info or {}).get("Id"),
+    )
 
 
 def build_image(
@@ -712,9 +772,15 @@ _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 
 def _build(
-    engine: _Engine, lang: str, name: str, files: Mapping[str, ContextFile], base_id: str, digest: str,
-    nocache: bool, display: Progress,
-) -> None:  # fmt: skip
+    engine: _Engine,
+    lang: str,
+    name: str,
+    files: Mapping[str, ContextFile],
+    base_id: str,
+    digest: str,
+    nocache: bool,
+    display: Progress,
+) -> None:
     network = None if engine.has_bridge_network() else "host"
     labels = {HASH_LABEL: digest, LANG_LABEL: lang, BASE_LABEL: base_id}
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
@@ -752,13 +818,13 @@ def _build(
         error = "the engine reported no error but no image with the expected label was produced"
     if error is not None:
         display.finish(lang, f"building {name} failed", ok=False)
-        exc = ImageBuildError(
+        failure = ImageBuildError(
             f"building {name} failed at {step}: {error.strip()}\n"
             f"last lines of the build output:\n" + "\n".join(tail)
         )
-        exc.step = step  # type: ignore[attr-defined]
-        exc.log_tail = list(tail)  # type: ignore[attr-defined]
-        raise exc
+        failure.step = step  # type: ignore[attr-defined]
+        failure.log_tail = list(tail)  # type: ignore[attr-defined]
+        raise failure
     display.finish(lang, f"built {name}")
 
 
@@ -774,9 +840,13 @@ def ensure_image(lang: str, client: Any = None, progress: Progress | bool | None
 
 
 def build_images(
-    langs: list[str] | None = None, client: Any = None, *, force: bool = False,
-    progress: Progress | bool | None = None, parallel: int = PARALLEL_BUILDS,
-) -> dict[str, str]:  # fmt: skip
+    langs: list[str] | None = None,
+    client: Any = None,
+    *,
+    force: bool = False,
+    progress: Progress | bool | None = None,
+    parallel: int = PARALLEL_BUILDS,
+) -> dict[str, str]:
     """Build several images (default: every language with a Dockerfile), ``parallel`` at a time.
 
     Every build is attempted; afterwards the first failure is raised (the others are named in it).

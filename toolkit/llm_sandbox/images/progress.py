@@ -7,6 +7,7 @@ only one line per task start and finish is printed.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import threading
@@ -76,10 +77,8 @@ class Progress:
 
     def _clear(self) -> None:
         if self._drawn:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self.stream.write("\r\x1b[K")
-            except (OSError, ValueError):
-                pass
             self._drawn = False
 
     def _draw(self) -> None:

@@ -56,6 +56,9 @@ class LanguageConfig:
     library_unsupported_reason: str | None = None
     preinstalled_libraries: tuple[str, ...] = ()
     """Told to agents in tool descriptions."""
+    exec_tmp: bool = False
+    """The language builds programs under ``/tmp`` and runs them (compiled languages): its sandboxes
+    mount ``/tmp`` without ``noexec``. Interpreted languages keep the default ``noexec``."""
 
     @property
     def default_image(self) -> str:

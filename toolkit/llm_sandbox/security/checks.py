@@ -191,7 +191,8 @@ def library_module_name(spec: str, lang: object) -> str:
         if " @ " in spec:
             spec = spec.split(" @ ", 1)[0]
         if "://" in spec or spec.startswith(("git+", "file:")):
-            tail = spec.rstrip("/").split("#egg=")[-1] if "#egg=" in spec else spec.rstrip("/").rsplit("/", 1)[-1]
+            spec = spec.rstrip("/")
+            tail = spec.split("#egg=")[-1] if "#egg=" in spec else spec.rsplit("/", 1)[-1]
             spec = tail.removesuffix(".git")
         name = re.split(r"[\s\[\]=<>!~;,@(]", spec, maxsplit=1)[0]
         key = name.lower().replace("-", "_").replace(".", "_")
@@ -286,7 +287,7 @@ def enforce(
             "security policy (advisory mode) would refuse this code:\n%s", format_violations(blocking)
         )
         return violations
-    threshold = SecurityIssueSeverity(policy.severity_threshold).name
+    threshold = max(SecurityIssueSeverity(policy.severity_threshold), SecurityIssueSeverity.LOW).name
     noun = "violation" if len(blocking) == 1 else "violations"
     message = (
         f"the security policy refused this code ({len(blocking)} {noun} at or above {threshold}):\n"

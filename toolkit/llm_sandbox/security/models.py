@@ -160,14 +160,21 @@ class Violation(BaseModel):
         return self.rule
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line is not None else "libraries" if self.kind == "library" else "?"
+        if self.line is not None:
+            where = f"line {self.line}"
+        else:
+            where = "libraries" if self.kind == "library" else "code"
         what = {
             "module": f"restricted module {self.rule!r}",
             "pattern": f"pattern {self.rule!r}",
             "library": f"library {self.found!r} (restricted module {self.rule!r})",
         }[self.kind]
-        if self.kind == "module" and self.found != self.rule:
+        if self.kind == "module" and self.rule == "<dynamic import>":
+            what = "dynamic import"
+        elif self.kind == "module" and self.found != self.rule:
             what += f" (via {self.found!r})"
+        elif self.kind == "pattern":
+            what += f" (matched {self.found!r})"
         text = f"{where}: {what}: {self.description} [{self.severity.name}]"
         if self.fallback:
             text += " [text fallback: the code did not parse]"

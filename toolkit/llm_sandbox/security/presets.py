@@ -138,7 +138,9 @@ MODULES: dict[str, list[ModuleEntry]] = {
         *_many("httr httr2 curl RCurl", "makes HTTP requests", R),
     ],
     "dynamic_code": [
-        *_many("builtins.eval builtins.exec", "runs code built at run time, which static checks cannot see", PY),
+        *_many(
+            "builtins.eval builtins.exec", "runs code built at run time, which static checks cannot see", PY
+        ),
         ("builtins.compile", "compiles code built at run time", PY),
         ("vm", "runs code built at run time", JS),
         ("javax.script", "runs code built at run time", JAVA),
@@ -159,7 +161,9 @@ MODULES: dict[str, list[ModuleEntry]] = {
         ),
     ],
     "system": [
-        *_many("os sys platform getpass pwd grp resource signal", "operating-system and interpreter access", PY),
+        *_many(
+            "os sys platform getpass pwd grp resource signal", "operating-system and interpreter access", PY
+        ),
         *_many("os process", "operating-system access", JS),
         ("os", "operating-system access", GO),
         ("etc", "reads user and system information", RUBY),
@@ -206,7 +210,11 @@ PATTERNS: dict[str, list[PatternEntry]] = {
             "runs shell commands or starts processes",
             RUBY,
         ),
-        (r"\b(?:IO|Process|Open3|PTY)\s*\.\s*(?:popen\w*|spawn|fork|exec|capture\w*)\b", "starts processes", RUBY),
+        (
+            r"\b(?:IO|Process|Open3|PTY)\s*\.\s*(?:popen\w*|spawn|fork|exec|capture\w*)\b",
+            "starts processes",
+            RUBY,
+        ),
         (
             r"(?<![\w.])(?:system2?|shell|shell\.exec|pipe)\s*\(",
             "runs shell commands",
@@ -218,7 +226,11 @@ PATTERNS: dict[str, list[PatternEntry]] = {
             R,
         ),
         (r":\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:", "shell fork bomb", None),
-        (r"\brm\s+-[a-zA-Z]*[rR][a-zA-Z]*\s+(?:--\s+)?(?:/|~|\$HOME)(?:[\s'\"*]|$)", "recursive deletion of / or home", None),
+        (
+            r"\brm\s+-[a-zA-Z]*[rR][a-zA-Z]*\s+(?:--\s+)?(?:/|~|\$HOME)(?:[\s'\"*]|$)",
+            "recursive deletion of / or home",
+            None,
+        ),
     ],
     "native": [
         (r"\bprocess\s*\.\s*(?:binding|_linkedBinding|dlopen)\s*\(", "reaches Node's native internals", JS),
@@ -252,7 +264,11 @@ PATTERNS: dict[str, list[PatternEntry]] = {
         (r"\.\s*(?:send|__send__|public_send|instance_variable_get|const_get)\s*[(\s]", "reflection", RUBY),
     ],
     "fs_delete": [
-        (r"\bfs\s*\.\s*(?:rm|rmdir|unlink|chmod|chown)(?:Sync)?\s*\(", "deletes files or changes permissions", JS),
+        (
+            r"\bfs\s*\.\s*(?:rm|rmdir|unlink|chmod|chown)(?:Sync)?\s*\(",
+            "deletes files or changes permissions",
+            JS,
+        ),
         (r"\bos\s*\.\s*(?:Remove|RemoveAll|Chmod|Chown)\s*\(", "deletes files or changes permissions", GO),
         (r"\bFileUtils\s*\.\s*(?:rm\w*|remove\w*|chmod\w*|chown\w*)\b", "deletes files", RUBY),
         (r"\b(?:unlink|file\.remove|Sys\.chmod)\s*\(", "deletes files or changes permissions", R),
@@ -267,7 +283,11 @@ PATTERNS: dict[str, list[PatternEntry]] = {
     "serialization": [],
     "concurrency": [],
     "file_access": [
-        (r"\bFile\s*\.\s*(?:open|read|write|delete)\b|\bIO\s*\.\s*(?:read|write)\b", "reads or writes files", RUBY),
+        (
+            r"\bFile\s*\.\s*(?:open|read|write|delete)\b|\bIO\s*\.\s*(?:read|write)\b",
+            "reads or writes files",
+            RUBY,
+        ),
         (r"\b(?:readLines|writeLines|file|readRDS|saveRDS)\s*\(", "reads or writes files", R),
     ],
 }
@@ -436,7 +456,5 @@ def get_security_policy(name: str) -> SecurityPolicy:
     key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
     factory = PRESETS.get(key)
     if factory is None:
-        raise ValidationError(
-            f"unknown security policy preset {name!r}; choose one of: {', '.join(PRESETS)}"
-        )
+        raise ValidationError(f"unknown security policy preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return factory()

@@ -30,6 +30,7 @@ import logging
 import re
 import tokenize
 from collections import defaultdict
+from collections.abc import Sequence
 
 from .analyzers import Analysis, ModuleRef, find_imports
 from .scanner import CommentSyntax, Scanned, scan_source
@@ -44,9 +45,26 @@ _IMPORT_ATTRS = frozenset({"__import__", "import_module"})
 _EXEC_FUNCS = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 _STR_METHODS = frozenset(
     {
-        "lower", "upper", "strip", "lstrip", "rstrip", "title", "capitalize", "casefold", "swapcase",
-        "replace", "format", "removeprefix", "removesuffix", "decode", "encode", "zfill", "center",
-        "ljust", "rjust", "expandtabs",
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "title",
+        "capitalize",
+        "casefold",
+        "swapcase",
+        "replace",
+        "format",
+        "removeprefix",
+        "removesuffix",
+        "decode",
+        "encode",
+        "zfill",
+        "center",
+        "ljust",
+        "rjust",
+        "expandtabs",
     }
 )
 _MAX_VALUES = 32
@@ -91,10 +109,9 @@ class _PythonAnalyzer:
                 self.bound.add(node.id)
             elif isinstance(node, ast.arg):
                 self.bound.add(node.arg)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                self.bound.add(node.name)
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                self.bound.add(node.name)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler)):
+                if node.name:
+                    self.bound.add(node.name)
             elif isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -139,10 +156,13 @@ class _PythonAnalyzer:
             folded = self.fold(value)
             if folded:
                 self.consts[target.id] = set(_cap(self.consts[target.id] | set(folded)))
-        elif isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)):
-            if len(target.elts) == len(value.elts):
-                for t, v in zip(target.elts, value.elts, strict=True):
-                    self._bind(t, v)
+        elif (
+            isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)
+        ):
+            for t, v in zip(target.elts, value.elts, strict=True):
+                self._bind(t, v)
 
     def _apply_assignment(self, node: ast.AST) -> None:
         if isinstance(node, ast.Assign):
@@ -201,9 +221,10 @@ class _PythonAnalyzer:
             for part in node.values:
                 if isinstance(part, ast.Constant) and isinstance(part.value, str):
                     pieces.append(frozenset({part.value}))
-                elif isinstance(part, ast.FormattedValue) and part.format_spec is None and part.conversion in (
-                    -1,
-                    115,
+                elif (
+                    isinstance(part, ast.FormattedValue)
+                    and part.format_spec is None
+                    and part.conversion in (-1, ord("s"))
                 ):
                     folded = self._fold(part.value)
                     if not folded:
@@ -234,7 +255,7 @@ class _PythonAnalyzer:
         return frozenset()
 
     def _fold_args(self, nodes: list[ast.expr]) -> list[tuple[object, ...]]:
-        options: list[list[object]] = []
+        options: list[Sequence[object]] = []
         for n in nodes:
             integer = _const_int(n)
             if integer is not None:
@@ -339,9 +360,13 @@ class _PythonAnalyzer:
                     out.add((b if attr == "__dict__" else f"{b}.{attr}", imp))
         if "builtins.vars" in fnames and node.args:
             out |= self.resolve(node.args[0])
-        if isinstance(func, ast.Attribute) and func.attr == "get" and node.args:
-            if "sys.modules" in {n for n, _ in self.resolve(func.value)}:
-                out |= {(k, False) for k in self.fold(node.args[0])}
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "get"
+            and node.args
+            and "sys.modules" in {n for n, _ in self.resolve(func.value)}
+        ):
+            out |= {(k, False) for k in self.fold(node.args[0])}
         kind = self._import_call_kind(node, fnames)
         if kind:
             for name in self.fold(_first_arg(node, "name")):
@@ -372,7 +397,9 @@ class _PythonAnalyzer:
             elif isinstance(node, ast.ImportFrom):
                 if node.level == 0 and node.module:
                     refs.append(ModuleRef(node.module, line))
-                    refs.extend(ModuleRef(f"{node.module}.{a.name}", line) for a in node.names if a.name != "*")
+                    refs.extend(
+                        ModuleRef(f"{node.module}.{a.name}", line) for a in node.names if a.name != "*"
+                    )
             elif isinstance(node, ast.Call):
                 fnames = {n for n, _ in self.resolve(node.func)}
                 if self._import_call_kind(node, fnames):
@@ -451,9 +478,7 @@ _FALLBACK_FORMS = [
     (r"\bmodules\s*\.\s*get\s*\(\s*", "string"),
 ]
 _FB_IMPORT_RE = re.compile(r"(?:^|;)[ \t]*import[ \t]+([\w. \t,]+)", re.MULTILINE)
-_FB_FROM_RE = re.compile(
-    r"(?:^|;)[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]*\(?([\w \t,\\\n]*)", re.MULTILINE
-)
+_FB_FROM_RE = re.compile(r"(?:^|;)[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]*\(?([\w \t,\\\n]*)", re.MULTILINE)
 _FB_DOTTED_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)+)")
 _FB_CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
 
@@ -481,8 +506,9 @@ def _fallback(code: str) -> Analysis:
         for item in m.group(2).replace("\\", " ").split(","):
             words = item.split()
             if words and words[0] != "*":
-                refs.append(ModuleRef(f"{module}.{words[0]}", line))
-                aliases[words[-1] if len(words) == 3 and words[1] == "as" else words[0]] = f"{module}.{words[0]}"
+                qualified = f"{module}.{words[0]}"
+                refs.append(ModuleRef(qualified, line))
+                aliases[words[2] if len(words) == 3 and words[1] == "as" else words[0]] = qualified
     for m in _FB_DOTTED_RE.finditer(masked):
         dotted = re.sub(r"\s+", "", m.group(1))
         head, _, rest = dotted.partition(".")

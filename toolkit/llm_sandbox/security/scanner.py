@@ -112,8 +112,19 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 _SIMPLE_ESCAPES = {
-    "n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "v": "\v", "a": "\a",
-    "\\": "\\", "'": "'", '"': '"', "`": "`", "\n": "",
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "0": "\0",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "a": "\a",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "`": "`",
+    "\n": "",
 }
 _ESCAPE_RE = re.compile(
     r"\\(?:x([0-9a-fA-F]{2})|u\{([0-9a-fA-F]{1,6})\}|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|([0-7]{1,3})|(.))",
@@ -141,8 +152,20 @@ def unescape(text: str) -> str:
 
 _JS_REGEX_PRECEDERS = set("(,=:[!&|?{};+-*%<>~^")
 _JS_REGEX_KEYWORDS = {
-    "return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw",
-    "case", "do", "else", "yield", "await",
+    "return",
+    "typeof",
+    "instanceof",
+    "in",
+    "of",
+    "new",
+    "delete",
+    "void",
+    "throw",
+    "case",
+    "do",
+    "else",
+    "yield",
+    "await",
 }
 _CPP_RAW_RE = re.compile(r'(?:u8|u|U|L)?R"([^()\\\s"]{0,16})\(')
 
@@ -200,9 +223,10 @@ def scan_source(code: str, syntax: CommentSyntax) -> Scanned:
         # Ruby's =begin ... =end (delimiters at the start of a line)
         if at_line_start and syntax.line_start_block:
             handled = False
-            for start, end in syntax.line_start_block:
-                if code.startswith(start, i):
-                    m = re.compile(r"^" + re.escape(end) + r"\b.*$", re.MULTILINE).search(code, i + len(start))
+            for open_mark, close_mark in syntax.line_start_block:
+                if code.startswith(open_mark, i):
+                    close_re = re.compile(r"^" + re.escape(close_mark) + r"\b.*$", re.MULTILINE)
+                    m = close_re.search(code, i + len(open_mark))
                     j = m.end() if m else n
                     emit_code(" " + "\n" * code.count("\n", i, j))
                     i = j
@@ -213,10 +237,10 @@ def scan_source(code: str, syntax: CommentSyntax) -> Scanned:
 
         # block comments
         handled = False
-        for start, end in syntax.block:
-            if code.startswith(start, i):
-                j = code.find(end, i + len(start))
-                j = n if j < 0 else j + len(end)
+        for open_mark, close_mark in syntax.block:
+            if code.startswith(open_mark, i):
+                j = code.find(close_mark, i + len(open_mark))
+                j = n if j < 0 else j + len(close_mark)
                 emit_code(" " + "\n" * code.count("\n", i, j))
                 i = j
                 handled = True
