@@ -8,7 +8,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from llm_sandbox.exceptions import ImageBuildError
 from llm_sandbox.images import builder
 from llm_sandbox.images.progress import NullProgress, Progress, resolve_progress
@@ -20,7 +19,9 @@ BASE_ID = "sha256:" + "1" * 64
 def tree(tmp_path: Path) -> tuple[Path, Path]:
     images, runtime = tmp_path / "images", tmp_path / "runtime"
     (images / "demo").mkdir(parents=True)
-    (images / "demo/Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY runtime/ /opt/llm-sandbox/\n")
+    (images / "demo/Dockerfile").write_text(
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY runtime/ /opt/llm-sandbox/\n"
+    )
     (images / "demo/requirements.txt").write_text("numpy==2.0\n")
     (runtime / "demo").mkdir(parents=True)
     (runtime / "demo/helper.py").write_text("print('hi')\n")
@@ -106,7 +107,13 @@ def test_context_tar_layout(tree: tuple[Path, Path]) -> None:
     stream = builder.context_tar(files_of(tree), b"CERT")
     with tarfile.open(fileobj=stream) as tar:
         members = {m.name: m for m in tar.getmembers()}
-        assert set(members) == {"Dockerfile", "requirements.txt", "runtime", "runtime/helper.py", "host-ca.crt"}
+        assert set(members) == {
+            "Dockerfile",
+            "requirements.txt",
+            "runtime",
+            "runtime/helper.py",
+            "host-ca.crt",
+        }
         assert members["runtime"].isdir()
         assert members["runtime/helper.py"].mode == 0o755
         assert members["Dockerfile"].mode == 0o644
@@ -129,13 +136,20 @@ def test_host_ca_bundle_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(b"PEM")
     assert builder.host_ca_bundle({"REQUESTS_CA_BUNDLE": str(bundle)}) == b"PEM"
-    assert builder.host_ca_bundle({"SSL_CERT_FILE": str(tmp_path / "missing"), "PIP_CERT": str(bundle)}) == b"PEM"
+    assert (
+        builder.host_ca_bundle({"SSL_CERT_FILE": str(tmp_path / "missing"), "PIP_CERT": str(bundle)})
+        == b"PEM"
+    )
     monkeypatch.setattr(builder, "_DEFAULT_CA_BUNDLE", str(tmp_path / "absent.crt"))
     assert builder.host_ca_bundle({}) == b""
 
 
 def test_build_args_pass_through_only_what_is_set() -> None:
-    env = {"HTTPS_PROXY": "http://proxy:3128", "PIP_INDEX_URL": "", "npm_config_registry": "https://npm.local/"}
+    env = {
+        "HTTPS_PROXY": "http://proxy:3128",
+        "PIP_INDEX_URL": "",
+        "npm_config_registry": "https://npm.local/",
+    }
     assert builder.build_args("llm-sandbox/base:bookworm", env) == {
         "BASE_IMAGE": "llm-sandbox/base:bookworm",
         "HTTPS_PROXY": "http://proxy:3128",
@@ -224,8 +238,11 @@ def test_mirror_from_deb822_sources(tmp_path: Path) -> None:
 
 
 def test_mirror_from_one_line_sources(tmp_path: Path) -> None:
-    root = write_sources(tmp_path, one_line="# deb http://old/debian bookworm main\n"
-                         "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main\n")  # fmt: skip
+    one_line = (
+        "# deb http://old/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main\n"
+    )
+    root = write_sources(tmp_path, one_line=one_line)
     assert builder.debian_mirror(root, {}) == "http://one.example/debian"
 
 
@@ -293,3 +310,118 @@ def test_cli_reports_errors_without_a_traceback(capsys: pytest.CaptureFixture[st
 
     assert cli.main(["images", "build", "no-such-language"]) == 1
     assert "no Dockerfile for language 'no-such-language'" in capsys.readouterr().err
+
+
+# --- bootstrapping the base (debootstrap faked; no engine) -------------------------------------------
+class FakeAPI:
+    """Just enough of docker-py's APIClient: no image exists, pulls fail, imports are recorded."""
+
+    def __init__(self) -> None:
+        self.imported: list[dict] = []
+
+    def inspect_image(self, ref: str) -> dict:
+        import docker.errors
+
+        raise docker.errors.ImageNotFound(f"no such image: {ref}")
+
+    def pull(self, repository: str, tag: str | None = None) -> None:
+        import docker.errors
+
+        raise docker.errors.APIError("no registry here")
+
+    def import_image(self, src: str, repository: str, tag: str, changes: list[str]) -> None:
+        with tarfile.open(src) as tar:
+            members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
+            sources = tar.extractfile("./etc/apt/sources.list.d/debian.sources")
+            assert sources is not None
+            self.imported.append(
+                {
+                    "repository": repository,
+                    "tag": tag,
+                    "changes": changes,
+                    "members": members,
+                    "sources": sources.read().decode(),
+                }
+            )
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.api = FakeAPI()
+
+
+FAKE_DEBOOTSTRAP = """#!/bin/sh
+# called as: debootstrap --variant=minbase bookworm DIR MIRROR
+echo "I: Retrieving InRelease"
+[ "$FAIL" = 1 ] && { echo "E: Couldn't download packages"; exit 2; }
+d=$3
+mkdir -p $d/usr/share/doc/bash $d/usr/share/man/man8 $d/usr/share/locale/de $d/var/lib/apt/lists \\
+    $d/etc/apt/sources.list.d $d/var/cache/apt/archives $d/usr/bin
+echo licence > $d/usr/share/doc/bash/copyright
+echo readme > $d/usr/share/doc/bash/README
+echo page > $d/usr/share/man/man8/x.8
+echo mo > $d/usr/share/locale/de/bash.mo
+echo alias > $d/usr/share/locale/locale.alias
+echo list > $d/var/lib/apt/lists/deb.debian.org_Packages
+echo deb > $d/var/cache/apt/archives/x.deb
+echo "deb $4 bookworm main" > $d/etc/apt/sources.list
+echo "#!/bin/sh" > $d/usr/bin/tool && chmod 755 $d/usr/bin/tool
+echo "I: Base system installed successfully."
+"""
+
+
+@pytest.fixture
+def fake_debootstrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "debootstrap"
+    script.write_text(FAKE_DEBOOTSTRAP)
+    script.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(builder, "_find_debootstrap", lambda: str(script))
+    monkeypatch.setattr(builder.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(builder, "PULL_TIMEOUT", 5.0)
+    monkeypatch.setenv("LLM_SANDBOX_TMPDIR", str(work))
+    monkeypatch.setenv("LLM_SANDBOX_DEBIAN_MIRROR", "http://mirror.example/debian")
+    return work
+
+
+def test_bootstrap_imports_a_slimmed_rootfs_and_cleans_up(fake_debootstrap: Path) -> None:
+    client = FakeClient()
+    assert builder.ensure_base_image(client, progress=False) == "llm-sandbox/base:bookworm"
+    [imported] = client.api.imported
+    assert (imported["repository"], imported["tag"]) == ("llm-sandbox/base", "bookworm")
+    members = imported["members"]
+    assert "usr/share/doc/bash/copyright" in members and "usr/share/doc/bash/README" not in members
+    assert members["usr/share/man/man1"].isdir() and "usr/share/man/man8/x.8" not in members
+    assert "usr/share/locale/de/bash.mo" not in members and "usr/share/locale/locale.alias" in members
+    assert "var/lib/apt/lists/deb.debian.org_Packages" not in members
+    assert "var/cache/apt/archives/x.deb" not in members and "etc/apt/sources.list" not in members
+    assert members["usr/bin/tool"].mode & 0o111
+    assert "etc/dpkg/dpkg.cfg.d/llm-sandbox-slim" in members
+    assert "URIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates" in imported["sources"]
+    assert any(change.startswith("ENV PATH=") for change in imported["changes"])
+    assert list(fake_debootstrap.iterdir()) == []
+
+
+def test_failed_bootstrap_shows_its_output_and_cleans_up(
+    fake_debootstrap: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAIL", "1")
+    client = FakeClient()
+    with pytest.raises(ImageBuildError, match=r"(?s)exit code 2.*Couldn't download packages"):
+        builder.ensure_base_image(client, progress=False)
+    assert client.api.imported == []
+    assert list(fake_debootstrap.iterdir()) == []
+
+
+def test_missing_debootstrap_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(builder, "_find_debootstrap", lambda: None)
+    with pytest.raises(ImageBuildError, match=r"apt-get install debootstrap"):
+        builder.ensure_base_image(FakeClient(), progress=False)
+
+
+def test_bootstrap_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(builder, "_find_debootstrap", lambda: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(builder.os, "geteuid", lambda: 1000)
+    with pytest.raises(ImageBuildError, match=r"debootstrap needs root"):
+        builder.ensure_base_image(FakeClient(), progress=False)

@@ -21,6 +21,13 @@ from llm_sandbox.exceptions import (
     ValidationError,
 )
 from llm_sandbox.languages import AbstractLanguageHandler, LanguageConfig, LanguageHandlerFactory
+from llm_sandbox.security import (
+    RestrictedModule,
+    SecurityIssueSeverity,
+    SecurityPattern,
+    SecurityPolicy,
+    get_security_policy,
+)
 from llm_sandbox.session import (
     ArtifactSandboxSession,
     SandboxDockerSession,
@@ -50,16 +57,21 @@ __all__ = [
     "PlotFormat",
     "PlotOutput",
     "ResourceError",
+    "RestrictedModule",
     "SandboxBackend",
     "SandboxDockerSession",
     "SandboxError",
     "SandboxSession",
     "SandboxTimeoutError",
     "SecurityError",
+    "SecurityIssueSeverity",
+    "SecurityPattern",
+    "SecurityPolicy",
     "SecurityViolationError",
     "Session",
     "SupportedLanguage",
     "UnsupportedBackendError",
     "ValidationError",
     "create_session",
+    "get_security_policy",
 ]

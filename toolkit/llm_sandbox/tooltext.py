@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field, create_model
+
 from llm_sandbox.const import FileType
 from llm_sandbox.data import ExecutionResult, FileOutput
 from llm_sandbox.exceptions import (
@@ -87,6 +89,68 @@ class ToolReply:
         return ToolText(self.text, self.artifact, self.ok)
 
 
+# ---------------------------------------------------------------------------- argument schemas
+class RunCodeInput(BaseModel):
+    code: str = Field(description="The complete program to run.")
+    language: str | None = Field(default=None, description="Programming language; omit for the default.")
+    libraries: list[str] | None = Field(
+        default=None,
+        description="Extra packages to install before running, e.g. ['scipy']; preinstalled ones need not "
+        "be listed.",
+    )
+
+
+class InstallPackagesInput(BaseModel):
+    libraries: list[str] = Field(
+        description="Package names, optionally with versions, e.g. ['scipy', 'sympy==1.13']."
+    )
+
+
+class UploadFileInput(BaseModel):
+    path: str = Field(description="Where to write the file in the sandbox, e.g. 'data/input.csv'.")
+    content: str = Field(description="The text content of the file.")
+
+
+class UploadUserFileInput(BaseModel):
+    path: str = Field(description="Where to write the file in the sandbox, e.g. 'data/input.csv'.")
+    content: str | None = Field(default=None, description="The text content of the file.")
+    source: str | None = Field(
+        default=None, description="Name of a file the user provided, instead of content."
+    )
+
+
+class ReadFileInput(BaseModel):
+    path: str = Field(description="The file to read, e.g. 'results.txt' or '/sandbox/outputs/report.md'.")
+
+
+class ListFilesInput(BaseModel):
+    path: str | None = Field(default=None, description="Directory to list; omit for the working directory.")
+
+
+def with_language_argument(schema: type[BaseModel], manager: SessionManager) -> type[BaseModel]:
+    """Add an optional ``language`` argument when the manager has several languages."""
+    if len(manager.languages) < 2 or "language" in schema.model_fields:
+        return schema
+    field: Any = (
+        str | None,
+        Field(default=None, description=f"One of {', '.join(manager.languages)} (default {manager.lang})."),
+    )
+    model: type[BaseModel] = create_model(schema.__name__, __base__=schema, language=field)
+    return model
+
+
+def arguments_schema(name: str, manager: SessionManager, *, user_files: bool = False) -> type[BaseModel]:
+    """The argument schema a model sees for one of :data:`TOOL_NAMES`."""
+    schemas: dict[str, type[BaseModel]] = {
+        "run_code": RunCodeInput,
+        "install_packages": InstallPackagesInput,
+        "upload_file": UploadUserFileInput if user_files else UploadFileInput,
+        "read_file": ReadFileInput,
+        "list_files": ListFilesInput,
+    }
+    return with_language_argument(schemas[name], manager)
+
+
 # ---------------------------------------------------------------------------- text helpers
 def clip(text: str, limit: int, what: str = "characters") -> str:
     """``text`` cut to about ``limit`` characters: the start and the end, with a notice in between."""
@@ -122,12 +186,15 @@ def format_result(result: ExecutionResult, *, max_chars: int = DEFAULT_MAX_OUTPU
         lines.append("(no output)")
     if result.plots:
         shapes = ", ".join(
-            p.format.value + (f" {p.width}x{p.height}" if p.width and p.height else "")
+            p.format.value
+            + (f" {p.width}x{p.height}" if p.width and p.height else "")
             + (f" {p.filename}" if p.filename else "")
             for p in result.plots
         )
         count = len(result.plots)
-        lines.append(f"plots: {count} image{'s' if count != 1 else ''} captured ({shapes}); shown to the user")
+        lines.append(
+            f"plots: {count} image{'s' if count != 1 else ''} captured ({shapes}); shown to the user"
+        )
     if result.files:
         names = ", ".join(f"{f.path} ({f.format.value}, {human_size(f.size)})" for f in result.files)
         lines.append(f"files returned to the user: {names}")
@@ -145,12 +212,12 @@ def format_error(
     if isinstance(error, SandboxTimeoutError):
         head = f"error: timeout - {error}"
     elif isinstance(error, SecurityViolationError):
-        head = f"error: refused by the sandbox's security policy - {error}"
-        details = [str(getattr(v, "description", v)) for v in error.violations]
-        details = [d for d in details if d and d not in head]
-        if details:
-            head += "\n" + "\n".join(f"- {d}" for d in details[:10])
-        head += "\nRewrite the code without it."
+        if error.violations:
+            listed = "\n".join(f"- {violation}" for violation in error.violations[:10])
+            head = f"error: the sandbox's security policy refused this code:\n{listed}"
+        else:
+            head = f"error: the sandbox's security policy refused this code - {error}"
+        head += "\nNothing was run. Rewrite the code without these uses."
     elif isinstance(error, PackageManagerError):
         head = f"error: installing libraries failed - {clip(str(error), max_chars)}"
     elif isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError):
@@ -165,12 +232,15 @@ def format_error(
     return "\n".join(parts)
 
 
-def describe_run_tool(manager: SessionManager, *, language_argument: bool = True) -> str:
-    """The run tool's description: what the sandbox is, for a model."""
+def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
+    """The run tool's description: what the sandbox is, for a model (at most ``max_chars``, the
+    limit of OpenAI-style tool descriptions; the least important lines go first)."""
     langs = manager.languages
     info = manager.language_info(manager.lang)
     if len(langs) == 1:
-        text = f"Run {info.display_name} code in an isolated sandbox and get its exit code, stdout and stderr."
+        text = (
+            f"Run {info.display_name} code in an isolated sandbox and get its exit code, stdout and stderr."
+        )
     else:
         text = (
             f"Run code in an isolated sandbox and get its exit code, stdout and stderr. Languages: "
@@ -190,7 +260,8 @@ def describe_run_tool(manager: SessionManager, *, language_argument: bool = True
         elif len(langs) > 1 or not one.preinstalled:
             lines.append(f"- {prefix}no extra libraries can be installed.")
     lines.append(
-        "- The code has network access." if info.network
+        "- The code has network access."
+        if info.network
         else "- No network access from the code (no downloads, no web requests)."
     )
     lines.append(
@@ -206,7 +277,44 @@ def describe_run_tool(manager: SessionManager, *, language_argument: bool = True
         )
     if info.timeout:
         lines.append(f"- Each run is stopped after {info.timeout:g} s.")
-    return "\n".join(lines)
+    while len(lines) > 1 and len("\n".join(lines)) > max_chars:
+        lines.pop()
+    return "\n".join(lines)[:max_chars]
+
+
+TOOL_NAMES = ("run_code", "install_packages", "upload_file", "read_file", "list_files")
+
+
+def describe_tool(name: str, manager: SessionManager, *, user_files: bool = False) -> str:
+    """Description of one of :data:`TOOL_NAMES` for a model."""
+    if name == "run_code":
+        return describe_run_tool(manager)
+    info = manager.language_info(manager.lang)
+    several = len(manager.languages) > 1
+    which = f" Set `language` for another language's sandbox (default {manager.lang})." if several else ""
+    if name == "install_packages":
+        installable = [manager.language_info(lang) for lang in manager.languages]
+        managers = ", ".join(sorted({i.package_manager for i in installable if i.can_install})) or "none"
+        preinstalled = f" Already installed: {', '.join(info.preinstalled)}." if info.preinstalled else ""
+        return (
+            f"Install packages ({managers}) into this conversation's sandbox; they stay installed for later "
+            f"runs. The code itself has no network, so install here (or via run_code's `libraries`)."
+            f"{preinstalled}{which}"
+        )
+    if name == "upload_file":
+        source = " or `source` (the name of a file the user provided)" if user_files else ""
+        return (
+            f"Create or overwrite a file in the sandbox from `content` (text){source}. Relative paths are "
+            f"under {info.workdir}; only {info.workdir} and /tmp are writable.{which}"
+        )
+    if name == "read_file":
+        return (
+            f"Read a text file from the sandbox (relative paths are under {info.workdir}). Long files are "
+            f"cut; binary files are described, not shown.{which}"
+        )
+    if name == "list_files":
+        return f"List the files of a sandbox directory (default {info.workdir}, 3 levels deep).{which}"
+    raise ValueError(f"unknown tool {name!r}; choose one of {', '.join(TOOL_NAMES)}")
 
 
 # ---------------------------------------------------------------------------- operations
@@ -256,13 +364,15 @@ class SandboxOperations:
         with self.manager.session(key, lang) as session:  # opening failures are not the model's: raised
             try:
                 result = session.run(
-                    code, libraries=list(libraries or []) or None,
+                    code,
+                    libraries=list(libraries or []) or None,
                     on_stdout=_capped_append(stdout, self.max_output_chars * 4),
                     on_stderr=_capped_append(stderr, self.max_output_chars * 4),
                 )
             except MODEL_FIXABLE_ERRORS as exc:
-                text = format_error(exc, stdout="".join(stdout), stderr="".join(stderr),
-                                    max_chars=self.max_output_chars)
+                text = format_error(
+                    exc, stdout="".join(stdout), stderr="".join(stderr), max_chars=self.max_output_chars
+                )
                 return ToolReply(text, None, ok=False)
         return ToolReply(format_result(result, max_chars=self.max_output_chars), result, ok=True)
 
@@ -357,7 +467,9 @@ class SandboxOperations:
         lines = [f"{root}:"]
         for entry in shown:
             relative = posixpath.relpath(entry.path, root)
-            lines.append(f"  {relative}/" if entry.kind == "dir" else f"  {relative}  ({human_size(entry.size)})")
+            lines.append(
+                f"  {relative}/" if entry.kind == "dir" else f"  {relative}  ({human_size(entry.size)})"
+            )
         if len(entries) > len(shown):
             lines.append("  [... more entries not shown; list a subdirectory ...]")
         return ToolReply("\n".join(lines), shown)
@@ -377,11 +489,21 @@ def _capped_append(buffer: list[str], limit: int) -> Any:
 __all__ = [
     "DEFAULT_MAX_OUTPUT_CHARS",
     "MODEL_FIXABLE_ERRORS",
+    "TOOL_NAMES",
+    "InstallPackagesInput",
+    "ListFilesInput",
+    "ReadFileInput",
+    "RunCodeInput",
     "SandboxOperations",
     "ToolReply",
     "ToolText",
+    "UploadFileInput",
+    "UploadUserFileInput",
+    "arguments_schema",
     "clip",
     "describe_run_tool",
+    "describe_tool",
     "format_error",
     "format_result",
+    "with_language_argument",
 ]

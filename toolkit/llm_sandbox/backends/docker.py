@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,21 +189,60 @@ class DockerBackend:
             )["Id"]
             raw = self.api.exec_start(exec_id, socket=True)
             sock: socket.socket = getattr(raw, "_sock", raw)
+            writer = _StdinWriter(sock, stdin, deadline) if stdin else None
             try:
-                if stdin:
-                    sock.sendall(stdin)
-                _pump_frames(sock, on_output, deadline)
+                _pump_frames(sock, on_output, deadline, writer)
             finally:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes a writer blocked in sendall
                 with contextlib.suppress(OSError):
                     sock.close()
                 with contextlib.suppress(OSError):
                     raw.close()
+                if writer is not None:
+                    writer.join(5)
             code = self.api.exec_inspect(exec_id).get("ExitCode")
             return -1 if code is None else int(code)
 
 
-def _pump_frames(sock: socket.socket, on_output: OutputCallback | None, deadline: float | None) -> None:
-    """Read Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) until EOF."""
+class _StdinWriter(threading.Thread):
+    """Writes the process's stdin while the caller reads its output.
+
+    Writing first and reading after would hang when the process writes a lot
+    before reading its input, or exits without reading all of it (the engine
+    then stops taking the data without closing the connection). Errors here
+    are the process's business (its exit code says what happened), not the
+    engine's: the writer just stops.
+    """
+
+    def __init__(self, sock: socket.socket, data: bytes, deadline: float | None) -> None:
+        super().__init__(name="llm-sandbox-stdin", daemon=True)
+        # Its own socket object: the reader changes its timeout as the deadline nears.
+        self.sock, self.data = sock.dup(), data
+        self.sock.settimeout(max(deadline - time.monotonic(), 0.001) if deadline is not None else 86400.0)
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.sock.sendall(self.data)
+            self.done.set()
+        except OSError:
+            pass
+        finally:
+            self.sock.close()
+
+
+def _pump_frames(
+    sock: socket.socket, on_output: OutputCallback | None, deadline: float | None,
+    writer: _StdinWriter | None = None,
+) -> None:
+    """Read Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) until EOF.
+
+    A connection reset while stdin was still being written means the process
+    exited without reading it all (the engine resets the connection then): that
+    is the end of the stream, not a failure.
+    """
     buffer = b""
     while True:
         if deadline is not None:
@@ -214,6 +254,10 @@ def _pump_frames(sock: socket.socket, on_output: OutputCallback | None, deadline
             chunk = sock.recv(65536)
         except TimeoutError as exc:
             raise ExecDeadlineExceeded from exc
+        except ConnectionResetError:
+            if writer is not None and not writer.done.is_set():
+                return
+            raise
         if not chunk:
             return
         buffer += chunk

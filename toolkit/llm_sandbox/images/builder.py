@@ -22,12 +22,13 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -299,7 +300,7 @@ class _Engine:
         labels: dict[str, str],
         network_mode: str | None,
         nocache: bool,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         with self._translate(f"building {tag}"):
             yield from self.api.build(
                 fileobj=context,
@@ -350,10 +351,13 @@ def _build_lock(name: str) -> Iterator[None]:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
         path = os.path.join(tempfile.gettempdir(), f"llm-sandbox-build-{safe}.lock")
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:  # someone else's lock file we cannot open: go on without it
-            yield
-            return
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            try:  # another user's lock file in a sticky /tmp (fs.protected_regular)
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:  # cannot open it at all: go on without the lock
+                yield
+                return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -582,17 +586,19 @@ def _run_logged(command: list[str], display: Progress, task: str, what: str) -> 
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        start_new_session=True,  # so an interruption can stop debootstrap's dpkg children too
     )
     try:
         assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip()
+        for raw in process.stdout:
+            line = raw.rstrip()
             if line:
                 tail.append(line)
                 display.update(task, line)
         code = process.wait()
     except BaseException:
-        process.kill()
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
     if code != 0:
@@ -769,6 +775,7 @@ def build_image(
 
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _build(
@@ -791,23 +798,26 @@ def _build(
         stream = engine.build(
             context_tar(files, host_ca_bundle()), name, build_args(BASE_IMAGE), labels, network, nocache
         )
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = chunk.get("errorDetail") or {}
-                error = str(chunk.get("error") or detail.get("message") or chunk)
-                break
-            text = chunk.get("stream") or chunk.get("status") or ""
-            for line in str(text).splitlines():
-                line = line.rstrip()
-                if not line:
-                    continue
-                tail.append(line)
-                match = _STEP.match(line)
-                if match:
-                    step = line
-                    display.update(lang, f"{match[1]}/{match[2]} {match[3]}")
-                elif not line.startswith(" ---> "):
-                    display.update(lang, f"{step.split(' : ')[0].removeprefix('Step ')} {line}")
+        try:
+            for chunk in stream:
+                if "error" in chunk or "errorDetail" in chunk:
+                    detail = chunk.get("errorDetail") or {}
+                    error = _ANSI.sub("", str(chunk.get("error") or detail.get("message") or chunk))
+                    break
+                text = _ANSI.sub("", str(chunk.get("stream") or chunk.get("status") or ""))
+                for raw in text.splitlines():
+                    line = raw.rstrip()
+                    if not line:
+                        continue
+                    tail.append(line)
+                    match = _STEP.match(line)
+                    if match:
+                        step = line
+                        display.update(lang, f"{match[1]}/{match[2]} {match[3]}")
+                    elif not line.startswith((" ---> ", "Removing intermediate container")):
+                        display.update(lang, f"{step.split(' : ')[0].removeprefix('Step ')} {line}")
+        finally:
+            stream.close()
     except ContainerError as exc:
         error = str(exc)
     except BaseException:
@@ -852,11 +862,11 @@ def build_images(
     Every build is attempted; afterwards the first failure is raised (the others are named in it).
     Returns ``{lang: image name}`` of the images that are now up to date.
     """
-    engine = _Engine(client if client is not None else _default_client())
-    display = resolve_progress(progress)
     targets = list(dict.fromkeys(langs)) if langs else available_languages()
     for lang in targets:
         context_files(lang)  # unknown languages fail before any work starts
+    engine = _Engine(client if client is not None else _default_client())
+    display = resolve_progress(progress)
     ensure_base_image(engine.client, display)
     results: dict[str, str] = {}
     failures: dict[str, BaseException] = {}

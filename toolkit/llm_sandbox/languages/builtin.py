@@ -1,6 +1,22 @@
-"""The built-in languages: one record each, plus a handler class where a hook differs."""
+"""The built-in languages: one record each, plus a handler class where a hook differs.
+
+Every run is one shell command (``execution_commands`` joined with ``&&``) executed by the run
+wrapper with ``$LLM_SANDBOX_FILE`` (the code, in a private per-run directory
+``$LLM_SANDBOX_RUN_DIR`` under ``/tmp``) and the workdir as the current directory. Compiled
+languages build into ``$LLM_SANDBOX_RUN_DIR`` and ``exec`` the result; a compile error is the
+compiler's message on stderr and a non-zero exit code.
+
+Libraries are installed by ``install_command`` in the installer container (see ``installer.py``),
+into the packages volume mounted at ``/opt/sandbox-packages``. pip and npm run their own clients;
+C++, R, Ruby (when no gem source is reachable) and Go go through ``runtime/install.sh``, which
+unpacks Debian packages without running their maintainer scripts.
+"""
 
 from __future__ import annotations
+
+import re
+import shlex
+from importlib import resources
 
 from llm_sandbox.languages.base import (
     AbstractLanguageHandler,
@@ -9,6 +25,21 @@ from llm_sandbox.languages.base import (
     PlotDetectionConfig,
 )
 
+PACKAGES = "/opt/sandbox-packages"
+DEB_ROOT = f"{PACKAGES}/deb/root"
+DEB_LIB = f"{PACKAGES}/deb/lib"  # symlink made by install.sh: root/usr/lib/<multiarch>
+
+
+def _install_script(mode: str) -> str:
+    """``install_command`` running ``runtime/install.sh`` in ``mode`` (braces escaped for ``str.format``)."""
+    script = resources.files("llm_sandbox.runtime").joinpath("install.sh").read_text()
+    command = f"sh -c {shlex.quote(script)} llm-sandbox-install {mode} "
+    return command.replace("{", "{{").replace("}", "}}") + "{libraries}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Python
+# ---------------------------------------------------------------------------------------------
 PYTHON = LanguageConfig(
     name="python",
     aliases=("py", "python3"),
@@ -30,6 +61,187 @@ PYTHON = LanguageConfig(
 )
 
 
+# ---------------------------------------------------------------------------------------------
+# JavaScript (Node.js)
+# ---------------------------------------------------------------------------------------------
+_ESM = re.compile(
+    r"^\s*(?:import\s*[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{))", re.M
+)
+
+JAVASCRIPT = LanguageConfig(
+    name="javascript",
+    aliases=("js", "node", "nodejs"),
+    file_extension="js",
+    # npm packages are in the packages volume: `require` finds them through NODE_PATH (image), and
+    # ES modules (which ignore NODE_PATH) through a node_modules link beside the code file.
+    execution_commands=[
+        f'ln -s {PACKAGES}/node/node_modules "$LLM_SANDBOX_RUN_DIR/node_modules" 2>/dev/null; '
+        "exec node {file}"
+    ],
+    package_manager="npm",
+    # --ignore-scripts: no package code runs while the installer has network.
+    install_command=(
+        'npm install --prefix "$LLM_SANDBOX_PACKAGES/node" --ignore-scripts --no-audit --no-fund '
+        "--no-update-notifier --no-package-lock --loglevel=error {libraries}"
+    ),
+)
+
+
+class JavaScriptHandler(AbstractLanguageHandler):
+    """Code with ``import``/``export`` statements runs as an ES module (``.mjs``)."""
+
+    def source_filename(self, code: str) -> str:
+        return "main.mjs" if _ESM.search(code) else "main.js"
+
+
+# ---------------------------------------------------------------------------------------------
+# Java
+# ---------------------------------------------------------------------------------------------
+JAVA = LanguageConfig(
+    name="java",
+    aliases=("jdk",),
+    file_extension="java",
+    # Single-file source launch (JEP 330): compiled in memory and run in one JVM; the first top-level
+    # class must declare main, whatever its name and whether or not it is public. The C1 JIT only and
+    # the image's class-data-sharing archive of the launcher: ~250 ms to start instead of ~650 ms.
+    execution_commands=[
+        "exec java -XX:TieredStopAtLevel=1 -XX:SharedArchiveFile=/opt/llm-sandbox/source-launcher.jsa {file}"
+    ],
+    is_support_library_installation=False,
+    library_unsupported_reason=(
+        "the Java image has no Maven or Gradle resolver and no Maven repository is assumed reachable; "
+        "use the JDK's standard library, or copy jars into the sandbox and load them yourself"
+    ),
+)
+
+_JAVA_COMMENTS_AND_STRINGS = re.compile(
+    r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S
+)
+_JAVA_TYPE = re.compile(
+    r"^[ \t]*((?:(?:public|final|abstract|sealed|non-sealed|strictfp)\s+)*)"
+    r"(?:class|interface|enum|record)\s+(\w+)",
+    re.M,
+)
+
+
+class JavaHandler(AbstractLanguageHandler):
+    """The code file is named after its public class (or its first class), as javac expects."""
+
+    def source_filename(self, code: str) -> str:
+        stripped = _JAVA_COMMENTS_AND_STRINGS.sub(" ", code)
+        types = _JAVA_TYPE.findall(stripped)
+        public = [name for modifiers, name in types if "public" in modifiers.split()]
+        name = public[0] if public else (types[0][1] if types else "Main")
+        return f"{name}.java"
+
+
+# ---------------------------------------------------------------------------------------------
+# C++
+# ---------------------------------------------------------------------------------------------
+# Libraries g++ links (or that are part of the toolchain): nothing to install for them.
+_CPP_BUILTIN = frozenset({
+    "libstdc++", "stdc++", "libstdc++6", "libstdc++-12-dev", "libc", "libc6", "libc6-dev", "libm",
+    "libpthread", "pthread", "libgcc", "g++", "gcc", "libgomp", "libgomp1",
+})  # fmt: skip
+
+CPP = LanguageConfig(
+    name="cpp",
+    aliases=("c++", "cxx"),
+    file_extension="cpp",
+    # Installed Debian libraries are linked when used (--as-needed drops the others).
+    execution_commands=[
+        'g++ -std=gnu++17 -O1 -pipe -o "$LLM_SANDBOX_RUN_DIR/main" {file} -Wl,--as-needed '
+        f"$(cat {PACKAGES}/deb/ldflags 2>/dev/null)",
+        'exec "$LLM_SANDBOX_RUN_DIR/main"',
+    ],
+    package_manager="apt",
+    install_command=_install_script("deb"),
+    environment={
+        "CPATH": f"{DEB_ROOT}/usr/include:{PACKAGES}/deb/include-arch",
+        "LIBRARY_PATH": f"{DEB_LIB}:{DEB_ROOT}/usr/lib",
+        "LD_LIBRARY_PATH": f"{DEB_LIB}:{DEB_ROOT}/usr/lib",
+    },
+    exec_tmp=True,
+    preinstalled_libraries=("libstdc++ (C++17 standard library)",),
+)
+
+
+class CppHandler(AbstractLanguageHandler):
+    """``libstdc++`` and the other toolchain libraries are part of the image: nothing to install."""
+
+    def libraries_to_install(self, libraries: list[str]) -> list[str]:
+        return [name for name in libraries if name.lower() not in _CPP_BUILTIN]
+
+
+# ---------------------------------------------------------------------------------------------
+# Go
+# ---------------------------------------------------------------------------------------------
+_GO_MODULE = f"{PACKAGES}/go/src"  # the module install.sh `go get`s into
+
+GO = LanguageConfig(
+    name="go",
+    aliases=("golang",),
+    file_extension="go",
+    # Built in the run directory; the build cache (GOCACHE, /tmp) is kept for the session's later runs.
+    # Once modules were installed, the code is built inside a copy of their module (go.mod/go.sum).
+    # No symbol table or DWARF: links 2-3x faster (panics still show file:line).
+    execution_commands=[
+        f'(cd "$LLM_SANDBOX_RUN_DIR" && if [ -f {_GO_MODULE}/go.mod ]; then '
+        f"cp {_GO_MODULE}/go.mod {_GO_MODULE}/go.sum . 2>/dev/null; "
+        'exec go build -ldflags="-s -w" -o main .; '
+        'else exec go build -ldflags="-s -w" -o main {file}; fi)',
+        'exec "$LLM_SANDBOX_RUN_DIR/main"',
+    ],
+    package_manager="go",
+    install_command=_install_script("go"),
+    # GOCACHE (/tmp, kept between the runs of a session), GOPATH and GOPROXY=off are set in the image.
+    exec_tmp=True,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ruby
+# ---------------------------------------------------------------------------------------------
+RUBY = LanguageConfig(
+    name="ruby",
+    aliases=("rb",),
+    file_extension="rb",
+    execution_commands=["exec ruby {file}"],
+    package_manager="gem",
+    install_command=_install_script("gem"),
+    # Gems, and Debian's ruby-* packages (used when no gem source answers), are found in GEM_HOME
+    # (set in the image); older Debian packages through RUBYLIB, their system libraries in deb/lib.
+    environment={"RUBYLIB": f"{DEB_ROOT}/usr/lib/ruby/vendor_ruby", "LD_LIBRARY_PATH": DEB_LIB},
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# R
+# ---------------------------------------------------------------------------------------------
+R = LanguageConfig(
+    name="r",
+    aliases=("rlang", "rscript"),
+    file_extension="R",
+    execution_commands=["exec Rscript {file}"],
+    package_manager="apt (r-cran-*)",
+    install_command=_install_script("r"),
+    # R_LIBS_USER (image) holds the installed packages; their system libraries are in deb/lib.
+    # Fontconfig (cairo plots) needs a writable cache; HOME is read-only.
+    environment={"LD_LIBRARY_PATH": DEB_LIB, "XDG_CACHE_HOME": "/tmp/.cache"},
+    plot_detection=PlotDetectionConfig(
+        libraries=("graphics", "ggplot2", "lattice"),
+        environment={"R_PROFILE_USER": "/opt/llm-sandbox/llm_sandbox_capture.R"},
+    ),
+    preinstalled_libraries=("ggplot2",),
+)
+
+
 BUILTIN_LANGUAGES: list[tuple[LanguageConfig, type[AbstractLanguageHandler]]] = [
     (PYTHON, LanguageHandler),
+    (JAVASCRIPT, JavaScriptHandler),
+    (JAVA, JavaHandler),
+    (CPP, CppHandler),
+    (GO, LanguageHandler),
+    (RUBY, LanguageHandler),
+    (R, LanguageHandler),
 ]

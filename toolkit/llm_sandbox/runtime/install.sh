@@ -9,26 +9,29 @@
 #                 deb/lib points at the unpacked multiarch library directory, deb/include-arch at the
 #                 multiarch headers, and deb/ldflags lists `-l` flags of the unpacked shared libraries.
 #   r    NAME...  R packages from Debian's r-cran-<name> packages, linked into $LLM_SANDBOX_PACKAGES/r.
-#   gem  NAME...  Ruby gems with `gem install` into $LLM_SANDBOX_PACKAGES/ruby; when the gem source cannot
-#                 be reached, Debian's ruby-<name> packages (pure-Ruby ones are found through RUBYLIB).
+#   gem  NAME...  Ruby gems with `gem install` into $LLM_SANDBOX_PACKAGES/ruby (GEM_HOME); when the gem
+#                 source cannot be reached, Debian's ruby-<name> packages, linked into GEM_HOME.
 #   go   NAME...  Go modules with `go get` into the module $LLM_SANDBOX_PACKAGES/go/src, through GOPROXY
 #                 (the host's, else proxy.golang.org); says plainly when no proxy answers.
 set -u
+set -f # names are validated, but never let one expand as a glob; globs below switch it back on
 mode=${1-}
 [ $# -gt 0 ] && shift
 pk=${LLM_SANDBOX_PACKAGES:?LLM_SANDBOX_PACKAGES is not set}
 
 say() { printf '%s\n' "$*" >&2; }
 
-lower() { printf '%s' "$1" | tr 'A-Z_.' 'a-z--'; }
+lower() { printf '%s' "$1" | tr 'A-Z' 'a-z'; }
 
 # the name without a version constraint (numpy==1.0 -> numpy)
 bare() { printf '%s' "$1" | sed 's/[=<>~!@].*//'; }
 
 multiarch() {
+    set +f
     for dir in /usr/lib/*-linux-gnu*; do
-        [ -e "$dir/libc.so.6" ] && { basename "$dir"; return; }
+        [ -e "$dir/libc.so.6" ] && { set -f; basename "$dir"; return; }
     done
+    set -f
     echo "$(uname -m)-linux-gnu"
 }
 
@@ -70,7 +73,10 @@ deb_install() {
     # shellcheck disable=SC2086
     (cd "$state/debs" && apt-get $opts -q download $wanted) >&2 || return 1
     arch=$(multiarch)
-    for file in "$state"/debs/*.deb; do
+    set +f
+    files=$(printf '%s\n' "$state"/debs/*.deb)
+    set -f
+    for file in $files; do
         rm -rf "$state/unpack" && mkdir "$state/unpack" || return 1
         dpkg-deb -x "$file" "$state/unpack" || return 1
         # merged /usr, as in the image: /lib/<arch>/libz.so.1 belongs in /usr/lib/<arch>
@@ -110,9 +116,11 @@ r_install() {
     # shellcheck disable=SC2086
     deb_install $debs || return 1
     mkdir -p "$pk/r" || return 1
+    set +f
     for dir in "$pk/deb/root/usr/lib/R/site-library"/*; do
         [ -d "$dir" ] && ln -sfn "$dir" "$pk/r/"
     done
+    set -f
     return 0
 }
 
@@ -130,11 +138,25 @@ gem_install() {
     esac
     say "the gem source cannot be reached from the installer; trying Debian's ruby-<name> packages"
     debs=
-    for name; do debs="$debs ruby-$(lower "$(bare "$name")")"; done
+    for name; do debs="$debs ruby-$(lower "$(bare "$name")" | tr _ -)"; done
     # shellcheck disable=SC2086
     deb_install $debs || return 1
-    version=$(ruby -e 'print RbConfig::CONFIG["ruby_version"]')
-    ln -sfn "root/usr/lib/$(multiarch)/ruby/vendor_ruby/$version" "$pk/deb/ruby-arch"
+    # Debian's gem trees (rubygems-integration) are linked into GEM_HOME, where RubyGems looks;
+    # older packages that use vendor_ruby are found through RUBYLIB.
+    version=$(ruby -e 'print RbConfig::CONFIG["ruby_version"]') || return 1
+    for tree in "$pk/deb/root/usr/share/rubygems-integration/all" \
+        "$pk/deb/root/usr/lib/$(multiarch)/rubygems-integration/$version"; do
+        [ -d "$tree" ] || continue
+        (cd "$tree" && find gems specifications extensions -mindepth 1 -maxdepth 3 2>/dev/null) |
+            while IFS= read -r entry; do
+                case $entry in
+                gems/*/* | specifications/*/* | extensions/*/*/*/*) continue ;;
+                extensions/*/*/*) ;;
+                extensions/*) continue ;;
+                esac
+                mkdir -p "$pk/ruby/$(dirname "$entry")" && ln -sfn "$tree/$entry" "$pk/ruby/$entry"
+            done
+    done
 }
 
 go_install() {
@@ -149,6 +171,7 @@ go_install() {
     rc=$?
     printf '%s\n' "$out" >&2
     [ "$rc" -eq 0 ] && return 0
+    [ "$rc" -eq 124 ] && out="$out i/o timeout: no answer within 300 s"
     case $out in
     *"dial tcp"* | *"no such host"* | *"connection refused"* | *"i/o timeout"* | *"proxyconnect"* | *"TLS handshake"*)
         say "no Go module proxy is reachable from the installer (GOPROXY=$GOPROXY), so Go modules cannot be"

@@ -185,9 +185,12 @@ def find_imports(scanned: Scanned, forms: Sequence[ImportForm]) -> list[ModuleRe
                     if m.end() <= start < close:
                         refs.append(ModuleRef(lit.value, scanned.line_of(start)))
             else:
-                value, _ = scanned.const_string_at(m.end())
+                value, end = scanned.const_string_at(m.end())
                 if value is not None:
                     refs.append(ModuleRef(value.strip(), line))
+                    after = masked[end:].lstrip()[:1]
+                    if mode == "dynamic" and after not in ("", ")", ",", ";", "\n"):
+                        refs.append(ModuleRef(None, line))  # require("x".slice(1)): not a constant
                 elif mode == "dynamic":
                     nxt = masked[m.end() :].lstrip()[:1]
                     if nxt and nxt not in ");,":

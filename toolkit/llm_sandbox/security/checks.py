@@ -35,6 +35,13 @@ def module_matches(restricted: str, imported: str, *, exact_only: bool = False) 
     return imported.startswith(restricted + ".") or imported.startswith(restricted + "/")
 
 
+def _prefixes(name: str) -> list[str]:
+    """``name`` and each of its parents (``a.b/c`` -> ``a``, ``a.b``, ``a.b/c``)."""
+    out = [name[:i] for i, ch in enumerate(name) if ch in "./" and i > 0]
+    out.append(name)
+    return out
+
+
 def _restricted_for(policy: SecurityPolicy, lang: str) -> list[RestrictedModule]:
     return [m for m in policy.restricted_modules if _applies(m.languages, lang)]
 
@@ -58,7 +65,10 @@ def _module_violations(
     violations: list[Violation] = []
     seen: set[str] = set()
     ordered = sorted(refs, key=lambda r: (r.line is None, r.line or 0))
-    normalized = [(m, analyzer.normalize(m.name)) for m in modules]
+    by_name: dict[str, list[RestrictedModule]] = {}
+    for module in modules:
+        by_name.setdefault(analyzer.normalize(module.name), []).append(module)
+    checked: set[tuple[str, bool]] = set()
     for ref in ordered:
         if ref.name is None:
             if not modules or DYNAMIC_IMPORT_RULE in seen:
@@ -80,8 +90,12 @@ def _module_violations(
             )
             continue
         name = analyzer.normalize(ref.name)
-        for module, restricted in normalized:
-            if module.name in seen or not module_matches(restricted, name, exact_only=ref.implicit):
+        if (name, ref.implicit) in checked:
+            continue  # an earlier line already reported whatever this name matches
+        checked.add((name, ref.implicit))
+        candidates = [name] if ref.implicit else _prefixes(name)
+        for module in (m for cand in candidates for m in by_name.get(cand, ())):
+            if module.name in seen:
                 continue
             seen.add(module.name)
             violations.append(

@@ -94,7 +94,7 @@ MODULES: dict[str, list[ModuleEntry]] = {
     ],
     "raw_network": [
         *_many(
-            "socket ssl socketserver asyncio.open_connection asyncio.start_server "
+            "socket socketserver asyncio.open_connection asyncio.start_server "
             "asyncio.open_unix_connection asyncio.start_unix_server",
             "opens raw network connections or listening sockets",
             PY,
@@ -184,7 +184,7 @@ MODULES: dict[str, list[ModuleEntry]] = {
         ),
         *_many("fs fs/promises", "reads or writes files", JS),
         *_many("java.io.File java.nio.file", "reads or writes files", JAVA),
-        *_many("fstream cstdio stdio.h", "reads or writes files", CPP),
+        ("fstream", "reads or writes files", CPP),
         ("io/ioutil", "reads or writes files", GO),
         ("fileutils", "reads, writes or deletes files", RUBY),
     ],
@@ -283,6 +283,11 @@ PATTERNS: dict[str, list[PatternEntry]] = {
     "serialization": [],
     "concurrency": [],
     "file_access": [
+        (
+            r"(?<![\w.])(?:std\s*::\s*)?(?:fopen|freopen|open|creat|unlink)\s*\(",
+            "opens or deletes files",
+            CPP,
+        ),
         (
             r"\bFile\s*\.\s*(?:open|read|write|delete)\b|\bIO\s*\.\s*(?:read|write)\b",
             "reads or writes files",

@@ -67,6 +67,7 @@ _STR_METHODS = frozenset(
         "expandtabs",
     }
 )
+_NAMESPACE = "<namespace>"  # what globals()/locals() return
 _MAX_VALUES = 32
 _MAX_LEN = 512
 _MAX_EXEC_DEPTH = 3
@@ -326,14 +327,7 @@ class _PythonAnalyzer:
     def _resolve(self, node: ast.AST) -> Resolved:
         out: set[tuple[str, bool]] = set()
         if isinstance(node, ast.Name):
-            name = node.id
-            out |= self.aliases.get(name, set())
-            if name == "__builtins__":
-                out.add(("builtins", False))
-            elif name in _BUILTIN_NAMES and name not in self.bound:
-                out.add((f"builtins.{name}", True))
-            elif not out and self.star and name not in self.bound:
-                out |= {(f"{m}.{name}", False) for m in self.star}
+            out |= self._resolve_name(node.id)
         elif isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
             if node.attr == "__dict__":
@@ -345,15 +339,40 @@ class _PythonAnalyzer:
             if base:
                 for k in self.fold(node.slice):
                     for b, imp in base:
-                        out.add((k, False) if b == "sys.modules" else (f"{b}.{k}", imp))
+                        if b == "sys.modules":
+                            out.add((k, False))
+                        elif b == _NAMESPACE:
+                            out |= self._resolve_name(k)
+                        else:
+                            out.add((f"{b}.{k}", imp))
         elif isinstance(node, ast.Call):
             out |= self._resolve_call(node)
         return frozenset(itertools.islice(out, 4 * _MAX_VALUES))
+
+    def _resolve_name(self, name: str) -> set[tuple[str, bool]]:
+        out = set(self.aliases.get(name, set()))
+        if name == "__builtins__":
+            out.add(("builtins", False))
+        elif name in _BUILTIN_NAMES and name not in self.bound:
+            out.add((f"builtins.{name}", True))
+        elif not out and self.star and name not in self.bound:
+            out |= {(f"{m}.{name}", False) for m in self.star}
+        return out
 
     def _resolve_call(self, node: ast.Call) -> set[tuple[str, bool]]:
         out: set[tuple[str, bool]] = set()
         func = node.func
         fnames = {n for n, _ in self.resolve(func)}
+        if fnames & {"builtins.globals", "builtins.locals"}:
+            out.add((_NAMESPACE, False))  # globals()["__builtins__"] is resolved like a name
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "get"
+            and node.args
+            and _NAMESPACE in {n for n, _ in self.resolve(func.value)}
+        ):
+            for k in self.fold(node.args[0]):
+                out |= self._resolve_name(k)
         if "builtins.getattr" in fnames and len(node.args) >= 2:
             for b, imp in self.resolve(node.args[0]):
                 for attr in self.fold(node.args[1]):
@@ -384,6 +403,18 @@ class _PythonAnalyzer:
             return func.attr
         for name in fnames & _IMPORT_FUNCS:
             return "__import__" if name.endswith("__import__") else "import_module"
+        # whatever the object: x["__import__"](...), getattr(x, "import_module")(...)
+        key: ast.AST | None = None
+        if isinstance(func, ast.Subscript):
+            key = func.slice
+        elif (
+            isinstance(func, ast.Call)
+            and len(func.args) >= 2
+            and "builtins.getattr" in {n for n, _ in self.resolve(func.func)}
+        ):
+            key = func.args[1]
+        for name in self.fold(key) & _IMPORT_ATTRS:
+            return name
         return None
 
     # -- the walk -------------------------------------------------------------------

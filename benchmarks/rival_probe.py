@@ -1,0 +1,54 @@
+"""Timings of the reference implementation (llm-sandbox 0.3.46); run by common.run_rival in its own venv.
+
+Prints one JSON line: {figure: [ms, ...]}.
+"""
+
+import json
+import sys
+import time
+
+from llm_sandbox import ArtifactSandboxSession, SandboxSession
+
+params = json.loads(sys.argv[1])
+image, runs, mode = params["image"], params["runs"], params["mode"]
+results: dict[str, list[float]] = {}
+
+
+def ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def add(name: str, value: float) -> None:
+    results.setdefault(name, []).append(value)
+
+
+if mode == "sessions":
+    for skip in (True, False):
+        label = "skip_environment_setup" if skip else "default setup"
+        for _ in range(runs if skip else max(3, runs // 4)):
+            t = time.perf_counter()
+            session = SandboxSession(lang=params.get("lang", "python"), image=image, skip_environment_setup=skip,
+                                     keep_template=True)
+            session.open()
+            add(f"open ({label})", ms(t))
+            t = time.perf_counter()
+            session.run(params.get("code", "print(1)"))
+            add(f"first run ({label})", ms(t))
+            for _ in range(3):
+                t = time.perf_counter()
+                session.run(params.get("code", "print(1)"))
+                add(f"warm run ({label})", ms(t))
+            t = time.perf_counter()
+            session.close()
+            add(f"close ({label})", ms(t))
+elif mode == "artifacts":
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n"
+    for plotting in (True, False):
+        with ArtifactSandboxSession(lang="python", image=image, skip_environment_setup=True, keep_template=True,
+                                    enable_plotting=plotting) as session:
+            session.run(code)
+            for _ in range(runs):
+                t = time.perf_counter()
+                session.run(code)
+                add("plot run" if plotting else "no-plot run", ms(t))
+print(json.dumps(results))

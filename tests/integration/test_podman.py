@@ -1,0 +1,346 @@
+"""Podman-specific behaviour on a real Podman service.
+
+The behaviour suite itself (``test_session.py``) runs on Podman through the
+``backend_name`` parametrisation of ``conftest.py``; this module checks what is
+Podman's own: the client and connection, images loaded from Docker, the
+container as Podman created it, attach, and no leftovers. The exec-with-stdin
+checks at the end run on both engines (they share ``DockerBackend.exec``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llm_sandbox import create_session
+from llm_sandbox.backends import podman
+from llm_sandbox.backends.base import ContainerSpec, ExecDeadlineExceeded
+from llm_sandbox.exceptions import ContainerError, ImageNotFoundError, SandboxTimeoutError, ValidationError
+from llm_sandbox.session import KEEPER_COMMAND, OWNER_LABEL, SESSION_LABEL, SandboxDockerSession, owner_label
+
+pytestmark = pytest.mark.integration
+
+SKIP_REASON = "no Podman service answers (run scripts/setup-podman.sh, or set CONTAINER_HOST)"
+
+
+@pytest.fixture(scope="module")
+def podman_url() -> str:
+    if not podman.service_available():
+        pytest.skip(SKIP_REASON)
+    return podman.service_url()
+
+
+@pytest.fixture(scope="module")
+def engine(podman_url: str) -> Any:
+    """A docker-py client on the Podman service, to look at what the library created."""
+    client = podman.connect()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def podman_image(engine: Any, python_image: str) -> str:
+    return podman.ensure_image_loaded(python_image, engine)
+
+
+def _ours(engine: Any) -> set[str]:
+    """Containers and volumes this test process created on Podman."""
+    label = f"{OWNER_LABEL}={owner_label()}"
+    containers = {c["Id"] for c in engine.api.containers(all=True, filters={"label": label})}
+    volumes = {v["Name"] for v in engine.api.volumes(filters={"label": label}).get("Volumes") or []}
+    return containers | volumes
+
+
+@pytest.fixture
+def no_podman_leaks(engine: Any) -> Iterator[None]:
+    before = _ours(engine)
+    yield
+    leaked = _ours(engine) - before
+    assert not leaked, f"left behind on Podman: {leaked}"
+
+
+# connection --------------------------------------------------------------------------------
+def test_podman_client_is_accepted(podman_image: str, podman_url: str, engine: Any, docker_client: Any,
+                                   no_podman_leaks: None) -> None:  # fmt: skip
+    pytest.importorskip("podman")
+    from podman import PodmanClient
+
+    client = PodmanClient(base_url=podman_url)
+    with podman.SandboxPodmanSession(client=client, lang="python") as session:
+        assert isinstance(session, SandboxDockerSession)
+        assert session.run("print('hello from podman')").stdout == "hello from podman\n"
+        container_id = session.container_id
+        assert engine.api.inspect_container(container_id)["State"]["Running"]
+        import docker.errors
+
+        with pytest.raises(docker.errors.NotFound):  # it lives in Podman, not in Docker
+            docker_client.api.inspect_container(container_id)
+    with create_session("podman", client=client, lang="python") as session:
+        assert session.execute_command("echo via create_session").stdout == "via create_session\n"
+
+
+def test_container_host_selects_the_service(podman_image: str, podman_url: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("CONTAINER_HOST", podman_url)
+    with create_session("podman", lang="python") as session:
+        assert session.run("print(6 * 7)").stdout == "42\n"
+
+    monkeypatch.setenv("CONTAINER_HOST", "unix:///nonexistent/podman.sock")
+    with pytest.raises(ContainerError, match=r"setup-podman\.sh"):
+        create_session("podman", lang="python").open()
+    assert not podman.service_available()
+
+    monkeypatch.setenv("CONTAINER_HOST", "ssh://core@example.invalid/run/podman/podman.sock")
+    with pytest.raises(ValidationError, match="ssh"):
+        create_session("podman", lang="python").open()
+
+
+def test_client_urls() -> None:
+    pytest.importorskip("podman")
+    from podman import PodmanClient
+
+    assert (
+        podman.service_url(PodmanClient(base_url="unix:///run/x/podman.sock")) == "unix:///run/x/podman.sock"
+    )
+    assert podman.service_url(PodmanClient(base_url="tcp://127.0.0.1:8888")) == "http://127.0.0.1:8888"
+    with pytest.raises(ValidationError, match="PodmanClient"):
+        podman.service_url(object())
+
+
+def test_tmpfs_owner_becomes_podmans_u_option() -> None:
+    convert = podman._podman_tmpfs
+    assert convert("size=1m,uid=1000,gid=1000,mode=1777", "1000:1000", "/tmp") == "size=1m,mode=1777,U"
+    assert convert("size=1m", "1000:1000", "/tmp") == "size=1m"
+    with pytest.raises(ValidationError, match="container's user"):
+        convert("uid=0", "1000:1000", "/tmp")
+
+
+# the container as Podman made it -------------------------------------------------------------
+def test_secure_defaults_as_created(podman_image: str, engine: Any, no_podman_leaks: None) -> None:
+    with create_session("podman", lang="python") as session:
+        info = engine.api.inspect_container(session.container_id)
+        host = info["HostConfig"]
+        assert info["Config"]["User"] == "1000:1000"
+        assert host["ReadonlyRootfs"] is True
+        assert host["NetworkMode"] == "none"
+        assert "no-new-privileges" in host["SecurityOpt"]
+        assert host["CapAdd"] in ([], None)
+        assert (host["PidsLimit"], host["Memory"], host["NanoCpus"]) == (256, 1 << 30, 1_000_000_000)
+        assert info["Config"]["Labels"][SESSION_LABEL] == session.session_id
+
+        probe = session.execute_command(
+            "grep CapEff /proc/self/status; stat -c '%u %a' /sandbox /tmp; "
+            "touch /var/tmp/x 2>&1; touch /run/x 2>&1; df -k /sandbox /tmp | tail -2"
+        )
+        lines = probe.stdout.splitlines()
+        assert lines[0].split()[1] == "0000000000000000"
+        assert lines[1:3] == ["1000 755", "1000 1777"]
+        assert "Read-only file system" in lines[3]  # Podman's --read-only-tmpfs /var/tmp is not there
+        assert "Permission denied" in lines[4] or "Read-only" in lines[4]
+        sizes = [int(line.split()[1]) for line in lines[5:7]]
+        assert sizes == [512 * 1024, 256 * 1024]
+
+
+def test_runtime_configs_reach_podman(podman_image: str, engine: Any) -> None:
+    configs = {"pids_limit": 77, "cpu_count": 0.5, "mem_limit": "300m"}
+    with create_session("podman", lang="python", runtime_configs=configs) as session:
+        host = engine.api.inspect_container(session.container_id)["HostConfig"]
+        assert (host["PidsLimit"], host["NanoCpus"], host["Memory"]) == (77, 500_000_000, 300 * 1024 * 1024)
+
+
+def test_no_leaks_on_success_and_failure_paths(podman_image: str, engine: Any, no_podman_leaks: None) -> None:
+    with create_session("podman", lang="python") as session:
+        labelled = session.backend.list_labelled(f"{SESSION_LABEL}={session.session_id}")
+        assert {entry["kind"] for entry in labelled} == {"container", "volume"}
+        session.run("print(1)", libraries=["six"])  # an installer container comes and goes
+    assert not session.backend.list_labelled(f"{SESSION_LABEL}={session.session_id}")
+
+    with pytest.raises(ImageNotFoundError, match="no-such-image"):
+        create_session("podman", image="no-such-image:1", lang="python").open()
+    with pytest.raises(RuntimeError), create_session("podman", lang="python"):
+        raise RuntimeError("user code failed")
+    with pytest.raises(SandboxTimeoutError), create_session("podman", lang="python") as session:
+        session.run("while True: pass", timeout=1)
+
+
+def test_attach_to_a_container_made_with_podman_client(podman_image: str, podman_url: str) -> None:
+    pytest.importorskip("podman")
+    from podman import PodmanClient
+
+    client = PodmanClient(base_url=podman_url)
+    container = client.containers.run(
+        podman_image, ["sleep", "300"], detach=True, user="1000", network_mode="none",
+        labels={"test": "attach"},
+    )  # fmt: skip
+    try:
+        with create_session("podman", client=client, container_id=container.id, lang="python") as session:
+            assert session.run("print('attached')").stdout == "attached\n"
+            with pytest.raises(SandboxTimeoutError):
+                session.run("import time; time.sleep(60)", timeout=1)
+            assert (
+                "time.sleep" not in session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+            )
+            assert session.run("print('again')").stdout == "again\n"
+        container.reload()
+        assert container.status == "running"
+    finally:
+        container.remove(force=True)
+
+
+def test_dockerfile_template_and_commit_on_podman(podman_image: str, engine: Any, tmp_path: Path,
+                                                   no_podman_leaks: None) -> None:  # fmt: skip
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {podman_image}\nENV TEMPLATE_MARK={uuid.uuid4().hex}\n")
+    with create_session("podman", dockerfile=str(dockerfile), lang="python") as session:
+        assert session.run("import os; print(os.environ['TEMPLATE_MARK'])").exit_code == 0
+        template = session._built_template
+    assert template and podman._image_id(engine, template) is None  # built by Podman, removed again
+
+    with create_session("podman", lang="python", commit_container=True) as session:
+        session.run("open('state.txt', 'w').write('kept')")
+    image = session.committed_image
+    assert image
+    try:
+        with create_session("podman", lang="python", image=image) as restored:
+            assert restored.run("print(open('state.txt').read())").stdout == "kept\n"
+    finally:
+        engine.api.remove_image(image)
+
+
+# images ------------------------------------------------------------------------------------
+def _tiny_rootfs() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        data = b"llm-sandbox podman load test\n"
+        info = tarfile.TarInfo("marker.txt")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_images_are_loaded_from_docker_and_kept_in_sync(
+    engine: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    rootfs = tmp_path / "rootfs.tar"
+    rootfs.write_bytes(_tiny_rootfs())
+    image = f"llm-sandbox-test/load:{uuid.uuid4().hex[:8]}"
+    repository, tag = image.split(":")
+    try:
+        docker_client.api.import_image(src=str(rootfs), repository=repository, tag=tag, changes=["LABEL v=1"])
+        first = docker_client.api.inspect_image(image)["Id"]
+        assert not podman._image_id(engine, image)
+
+        assert podman.ensure_image_loaded(image, engine, docker_client) == image
+        assert "sha256:" + str(podman._image_id(engine, image)) == first  # same image, same id
+
+        docker_client.api.import_image(src=str(rootfs), repository=repository, tag=tag, changes=["LABEL v=2"])
+        second = docker_client.api.inspect_image(image)["Id"]
+        podman.ensure_image_loaded(image, engine, docker_client)
+        assert "sha256:" + str(podman._image_id(engine, image)) == second
+        assert podman._image_id(engine, first) is None  # the replaced version is gone
+        docker_client.api.remove_image(first, force=True)
+    finally:
+        for client in (docker_client, engine):
+            with contextlib.suppress(Exception):
+                client.api.remove_image(image, force=True)
+
+    with pytest.raises(ImageNotFoundError) as caught:
+        podman.ensure_image_loaded(image, engine, docker_client)
+    assert "python -m llm_sandbox.backends.podman load" in str(caught.value)
+    assert "docker save" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_session_loads_its_missing_default_image_from_docker(podman_image: str, engine: Any) -> None:
+    for container in engine.api.containers(all=True, filters={"ancestor": podman_image}):
+        pytest.skip(f"container {container['Id'][:12]} still uses {podman_image} in Podman")
+    engine.api.remove_image(podman_image)
+    assert podman._image_id(engine, podman_image) is None
+    with create_session("podman", lang="python") as session:
+        assert session.run("print('loaded')").stdout == "loaded\n"
+    assert podman._image_id(engine, podman_image) is not None
+
+
+def test_cli(podman_image: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert podman.main(["socket"]) == 0
+    assert capsys.readouterr().out.strip() == podman.service_url()
+    assert podman.main(["load", podman_image]) == 0
+    assert podman.main(["load", "llm-sandbox-test/never-built:1"]) == 1
+    assert "never-built" in capsys.readouterr().err
+    assert podman.main([]) == 2
+
+
+# exec with stdin, on both engines (DockerBackend.exec is Podman's too) -----------------------
+@pytest.fixture(params=["docker", "podman"])
+def raw_container(request: pytest.FixtureRequest, python_image: str) -> Iterator[tuple[Any, str]]:
+    from llm_sandbox.backends.docker import DockerBackend
+
+    if request.param == "podman":
+        if not podman.service_available():
+            pytest.skip(SKIP_REASON)
+        podman.ensure_image_loaded(python_image)
+        backend: Any = podman.PodmanBackend()
+    else:
+        backend = DockerBackend()
+    spec = ContainerSpec(
+        image=python_image, command=list(KEEPER_COMMAND),
+        labels={SESSION_LABEL: "stdin-test", OWNER_LABEL: owner_label()},
+        options={"user": "1000:1000", "network_mode": "none"},
+    )  # fmt: skip
+    container_id = backend.create(spec)
+    try:
+        yield backend, container_id
+    finally:
+        backend.remove(container_id)
+
+
+def _exec(
+    backend: Any, container_id: str, script: str, stdin: bytes, seconds: float = 20
+) -> tuple[int, bytes]:
+    out: list[bytes] = []
+    code = backend.exec(container_id, ["sh", "-c", script], stdin=stdin,
+                        on_output=lambda stream, data: out.append(data) if stream == 1 else None,
+                        deadline=time.monotonic() + seconds)  # fmt: skip
+    return code, b"".join(out)
+
+
+def test_stdin_is_written_while_output_is_read(raw_container: tuple[Any, str]) -> None:
+    """A process that writes a lot before reading its input must not deadlock the exec."""
+    backend, container_id = raw_container
+    data = os.urandom(5_000_000)
+    code, out = _exec(backend, container_id, "head -c 3000000 /dev/zero; head -c 5000000 | wc -c", data)
+    assert code == 0
+    assert len(out) == 3_000_000 + len(b"5000000\n") and out.endswith(b"5000000\n")
+
+
+def test_process_that_ignores_its_stdin_still_reports_its_exit_code(raw_container: tuple[Any, str]) -> None:
+    backend, container_id = raw_container
+    started = time.monotonic()
+    for size in (30, 5_000_000):
+        assert _exec(backend, container_id, "exit 3", b"x" * size)[0] == 3
+    assert time.monotonic() - started < 15
+
+
+def test_deadline_applies_while_stdin_is_pending(raw_container: tuple[Any, str]) -> None:
+    backend, container_id = raw_container
+    started = time.monotonic()
+    with pytest.raises(ExecDeadlineExceeded):
+        _exec(backend, container_id, "sleep 30", b"x" * 5_000_000, seconds=1.5)
+    assert time.monotonic() - started < 6
+
+
+def test_copy_to_a_read_only_path_reports_the_command_failure(make_session: Any, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(5_000_000))
+    session = make_session()
+    with pytest.raises(ContainerError, match=r"failed \(exit 1\)"):
+        session.copy_to_runtime(str(big), "/usr/lib/not-writable/big.bin")
+    assert session.run("print('still fine')").stdout == "still fine\n"

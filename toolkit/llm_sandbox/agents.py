@@ -1,0 +1,1306 @@
+"""Per-agent session lifecycles: one sandbox per conversation, opened lazily, closed when idle.
+
+A :class:`SessionManager` hands each agent or conversation its own sandbox,
+keyed by an id (LangChain's ``thread_id``, a LlamaIndex agent context, or any
+string the application chooses)::
+
+    from llm_sandbox.agents import SessionManager
+
+    with SessionManager(lang="python", idle_timeout=600, max_sessions=8) as manager:
+        manager.run("thread-1", "open('notes.txt', 'w').write('hi')")
+        print(manager.run("thread-1", "print(open('notes.txt').read())").stdout)  # same sandbox: hi
+        print(manager.run("thread-2", "import os; print(os.listdir())").stdout)    # another sandbox
+
+- Same key (and language) → same sandbox: files and installed libraries persist.
+  Different keys → isolated sandboxes.
+- Sessions open on first use, close after ``idle_timeout`` seconds without use,
+  are bounded by ``max_sessions`` (:class:`SessionLimitError`, or wait
+  ``wait_timeout`` seconds for a slot, or evict the least recently used idle
+  sandbox with ``evict_idle=True``), and are all closed by :meth:`close` (the
+  manager is a context manager), when the manager is garbage collected, and at
+  interpreter exit.
+- Thread-safe; the async methods run the blocking work in the manager's own
+  thread pool, never on the event loop.
+- Observability: :meth:`SessionManager.sessions` lists live sandboxes (age, idle
+  time, run count); :meth:`SessionManager.subscribe` and
+  :meth:`SessionManager.events` deliver :class:`SessionOpened`,
+  :class:`RunStarted`, :class:`OutputChunk`, :class:`RunFinished` and
+  :class:`SessionClosed` events as they happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import contextvars
+import functools
+import io
+import logging
+import posixpath
+import shlex
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+from llm_sandbox.const import SandboxBackend
+from llm_sandbox.data import ConsoleOutput, ExecutionResult
+from llm_sandbox.exceptions import (
+    ContainerError,
+    ResourceError,
+    SandboxError,
+    ValidationError,
+)
+from llm_sandbox.languages import get_language
+
+logger = logging.getLogger("llm_sandbox.agents")
+
+T = TypeVar("T")
+
+DEFAULT_IDLE_TIMEOUT = 600.0
+DEFAULT_MAX_SESSIONS = 8
+_SANDBOX_USER = "1000:1000"
+_WRITABLE_ROOTS = ("/tmp",)
+
+
+class SessionLimitError(ResourceError):
+    """``max_sessions`` sandboxes are live and none became free in time."""
+
+
+class ManagerClosedError(SandboxError):
+    """The session manager was closed; create a new one."""
+
+
+# ---------------------------------------------------------------------------- events
+@dataclass(frozen=True, kw_only=True)
+class SandboxEvent:
+    """Base of every event. ``kind`` names the event type (also a class attribute)."""
+
+    kind: ClassVar[str] = "event"
+    session_key: str
+    language: str
+    timestamp: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (results are summarised, not embedded)."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name == "result":
+                value = (
+                    None
+                    if value is None
+                    else {
+                        "exit_code": getattr(value, "exit_code", None),
+                        "plots": len(getattr(value, "plots", []) or []),
+                        "files": [f.path for f in getattr(value, "files", []) or []],
+                    }
+                )
+            data[name] = value
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionOpened(SandboxEvent):
+    kind: ClassVar[str] = "session_opened"
+    session_id: str | None = None
+    """Value of the container's ``llm-sandbox.session`` label."""
+    container_id: str | None = None
+    open_duration: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionClosed(SandboxEvent):
+    kind: ClassVar[str] = "session_closed"
+    session_id: str | None = None
+    container_id: str | None = None
+    reason: str = "closed"
+    """``idle``, ``closed`` (close_session), ``manager_closed``, ``evicted``, ``expired`` or ``error``."""
+    run_count: int = 0
+    age: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(SandboxEvent):
+    kind: ClassVar[str] = "run_started"
+    run_id: str
+    operation: str = "run"
+    """``run`` (code), ``install`` (libraries) or ``command`` (shell command)."""
+    code: str = ""
+    libraries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputChunk(SandboxEvent):
+    kind: ClassVar[str] = "output"
+    run_id: str
+    stream: str
+    """``stdout`` or ``stderr``."""
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(SandboxEvent):
+    kind: ClassVar[str] = "run_finished"
+    run_id: str
+    operation: str = "run"
+    exit_code: int | None = None
+    """``None`` when the run raised (see ``error``)."""
+    duration: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    cancelled: bool = False
+    """The run was interrupted (:meth:`SessionManager.interrupt` or a cancelled async call)."""
+    result: Any = None
+    """The ``ExecutionResult`` (runs) or ``ConsoleOutput`` (installs, commands)."""
+
+
+EventCallback = Callable[[SandboxEvent], Any]
+
+
+class Subscription:
+    """A registered event callback; :meth:`close` (or leaving its ``with`` block) unsubscribes."""
+
+    def __init__(
+        self, manager: SessionManager, callback: EventCallback, kinds: frozenset[str] | None
+    ) -> None:
+        self._manager = weakref.ref(manager)
+        self.callback = callback
+        self.kinds = kinds
+        self.active = True
+
+    def wants(self, event: SandboxEvent) -> bool:
+        return self.active and (self.kinds is None or event.kind in self.kinds)
+
+    def close(self) -> None:
+        self.active = False
+        manager = self._manager()
+        if manager is not None:
+            manager._unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventStream:
+    """Events as an async iterator, for one event loop (create it inside the loop)::
+
+        async with manager.events() as events:
+            async for event in events:
+                ...
+
+    Delivery never blocks a run: when ``maxsize`` events are queued, the oldest
+    is dropped (``dropped`` counts them).
+    """
+
+    _END = object()
+
+    def __init__(self, manager: SessionManager, kinds: Iterable[str] | None, maxsize: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, maxsize))
+        self.dropped = 0
+        self._closed = False
+        self._subscription = manager.subscribe(self._from_any_thread, kinds=kinds)
+
+    def _from_any_thread(self, event: SandboxEvent) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            self._loop.call_soon_threadsafe(self._offer, event)
+
+    def _offer(self, item: Any) -> None:
+        if self._queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._queue.get_nowait()
+                self.dropped += 1
+        self._queue.put_nowait(item)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> SandboxEvent:
+        if self._closed and self._queue.empty():
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is self._END:
+            raise StopAsyncIteration
+        return item  # type: ignore[no-any-return]
+
+    async def get(self, timeout: float | None = None) -> SandboxEvent:
+        """The next event (``asyncio.TimeoutError`` after ``timeout`` seconds)."""
+        return await asyncio.wait_for(self.__anext__(), timeout)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._subscription.close()
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._offer, self._END)
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------- info records
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live sandbox of the manager (:meth:`SessionManager.sessions`)."""
+
+    key: str
+    language: str
+    state: str
+    """``opening`` or ``open``."""
+    session_id: str | None
+    """Value of the container's ``llm-sandbox.session`` label."""
+    container_id: str | None
+    age: float
+    """Seconds since the sandbox started opening."""
+    idle: float
+    """Seconds since it was last used; 0 while in use."""
+    run_count: int
+    in_use: int
+    """Callers holding it right now."""
+    created_at: float
+    last_used_at: float
+
+
+@dataclass(frozen=True)
+class LanguageInfo:
+    """What a tool tells a model about one language's sandbox."""
+
+    name: str
+    display_name: str
+    preinstalled: tuple[str, ...]
+    can_install: bool
+    package_manager: str
+    network: bool
+    workdir: str
+    outputs_dir: str
+    plots: bool
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One entry of :meth:`ManagedSession.list_files`."""
+
+    path: str
+    kind: str
+    """``file``, ``dir``, ``link`` or ``other``."""
+    size: int
+
+
+_DISPLAY_NAMES = {
+    "python": "Python",
+    "javascript": "JavaScript",
+    "cpp": "C++",
+    "go": "Go",
+    "java": "Java",
+    "ruby": "Ruby",
+    "r": "R",
+    "typescript": "TypeScript",
+    "bash": "Bash",
+}
+
+
+# ---------------------------------------------------------------------------- the manager
+class _Entry:
+    def __init__(self, key: str, lang: str) -> None:
+        self.key = key
+        self.lang = lang
+        self.session: Any = None
+        self.state = "opening"  # opening → open → closing → closed (or failed)
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.created = time.monotonic()
+        self.created_wall = time.time()
+        self.last_used = self.created
+        self.last_used_wall = self.created_wall
+        self.runs = 0
+        self.leases = 0
+        self.active_runs = 0
+        self.broken = False
+        self.abandoned = False
+        self.interrupts = 0
+
+
+class SessionManager:
+    """Per-key sandbox sessions with lazy open, idle reaping, a bound, and live events.
+
+    Session options (``backend``, ``image``, ``libraries`` preinstalled at open,
+    ``runtime_configs``, ``security_policy`` — a preset name or a policy
+    object —, ``execution_timeout``, and any other ``session_options`` of
+    :func:`~llm_sandbox.create_session`) apply to the default language
+    ``lang``; ``languages`` lists every language the manager may open
+    (default: just ``lang``), and ``language_options`` overrides options per
+    language (e.g. ``{"javascript": {"image": "...", "libraries": [...]}}``).
+
+    ``session_factory(key, lang)`` replaces the default
+    ``ArtifactSandboxSession`` construction (it must return an unopened session).
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: SandboxBackend | str = SandboxBackend.DOCKER,
+        lang: str = "python",
+        languages: Sequence[str] | None = None,
+        image: str | None = None,
+        libraries: Sequence[str] | None = None,
+        runtime_configs: dict[str, Any] | None = None,
+        security_policy: Any = None,
+        execution_timeout: float | None = None,
+        session_options: dict[str, Any] | None = None,
+        language_options: dict[str, dict[str, Any]] | None = None,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        wait_timeout: float | None = 0.0,
+        evict_idle: bool = False,
+        default_key: str = "default",
+        session_factory: Callable[[str, str], Any] | None = None,
+        max_workers: int | None = None,
+    ) -> None:
+        if max_sessions < 1:
+            raise ValidationError(f"max_sessions must be at least 1, got {max_sessions}")
+        if idle_timeout is not None and idle_timeout <= 0:
+            raise ValidationError(
+                f"idle_timeout must be positive (or None to never reap), got {idle_timeout}"
+            )
+        if wait_timeout is not None and wait_timeout < 0:
+            raise ValidationError(f"wait_timeout must be >= 0 (or None to wait forever), got {wait_timeout}")
+        self.backend = backend
+        self.lang = get_language(lang).name
+        names = [get_language(name).name for name in (languages or [self.lang])]
+        if self.lang not in names:
+            names.insert(0, self.lang)
+        self.languages: list[str] = list(dict.fromkeys(names))
+        self.image = image
+        self.libraries = list(libraries or [])
+        self.runtime_configs = dict(runtime_configs or {})
+        self.security_policy = security_policy
+        self.execution_timeout = execution_timeout
+        self.session_options = dict(session_options or {})
+        self.language_options = {get_language(k).name: dict(v) for k, v in (language_options or {}).items()}
+        self.idle_timeout = idle_timeout
+        self.max_sessions = max_sessions
+        self.wait_timeout = wait_timeout
+        self.evict_idle = evict_idle
+        self.default_key = default_key
+        self._factory = session_factory or self._default_factory
+        self._max_workers = max_workers or max(32, max_sessions * 2)
+        self._cond = threading.Condition(threading.RLock())
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._closing = 0
+        self._closed = False
+        self._subscribers: tuple[Subscription, ...] = ()
+        self._executor: ThreadPoolExecutor | None = None
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+        self._policy_cache: dict[str, Any] = {}
+        self._finalizer = weakref.finalize(self, _finalize, self._entries, self._stop, self._cond)
+        _live_managers.add(self)
+
+    # -- configuration -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def reap_interval(self) -> float:
+        if self.idle_timeout is None:
+            return 60.0
+        return min(max(self.idle_timeout / 4, 0.05), 30.0)
+
+    def resolve_language(self, lang: str | None) -> str:
+        """Canonical name of ``lang`` (default: the manager's); refuses languages not in ``languages``."""
+        if not lang:
+            return self.lang
+        name = get_language(lang).name
+        if name not in self.languages:
+            raise ValidationError(
+                f"language {lang!r} is not enabled on this manager; enabled: {', '.join(self.languages)}"
+            )
+        return name
+
+    def options(self, lang: str | None = None) -> dict[str, Any]:
+        """The session options used to open a sandbox for ``lang``."""
+        name = self.resolve_language(lang)
+        options: dict[str, Any] = {
+            "backend": self.backend,
+            "runtime_configs": dict(self.runtime_configs),
+            "security_policy": self.security_policy,
+            "execution_timeout": self.execution_timeout,
+            **self.session_options,
+        }
+        if name == self.lang:
+            options["image"] = self.image
+            options["libraries"] = list(self.libraries)
+        options.update(self.language_options.get(name, {}))
+        return options
+
+    def language_info(self, lang: str | None = None) -> LanguageInfo:
+        """What a model should know about the sandbox of ``lang``."""
+        name = self.resolve_language(lang)
+        config = get_language(name).config
+        options = self.options(name)
+        runtime = options.get("runtime_configs") or {}
+        workdir = options.get("workdir") or "/sandbox"
+        extra = [lib for lib in options.get("libraries") or [] if lib not in config.preinstalled_libraries]
+        timeout = options.get("execution_timeout") or runtime.get("timeout") or options.get("default_timeout")
+        if timeout is None:
+            from llm_sandbox.session import DEFAULT_EXECUTION_TIMEOUT
+
+            timeout = DEFAULT_EXECUTION_TIMEOUT
+        return LanguageInfo(
+            name=name,
+            display_name=_DISPLAY_NAMES.get(name, name.capitalize()),
+            preinstalled=tuple(dict.fromkeys([*config.preinstalled_libraries, *extra])),
+            can_install=bool(config.is_support_library_installation and config.install_command),
+            package_manager=config.package_manager or "the package manager",
+            network=str(runtime.get("network_mode", "none")) != "none",
+            workdir=workdir,
+            outputs_dir=options.get("outputs_dir") or f"{workdir.rstrip('/')}/outputs",
+            plots=bool(
+                options.get("enable_plotting", True)
+                and config.plot_detection
+                and config.plot_detection.enabled
+            ),
+            timeout=float(timeout) if timeout else None,
+        )
+
+    def _resolve_policy(self, policy: Any) -> Any:
+        if not isinstance(policy, str):
+            return policy
+        if policy not in self._policy_cache:
+            try:
+                from llm_sandbox.security import get_security_policy
+            except ImportError as exc:  # pragma: no cover - the module ships with the library
+                raise ValidationError(
+                    f"security policy preset {policy!r} needs llm_sandbox.security ({exc}); "
+                    "pass a SecurityPolicy object instead"
+                ) from exc
+            self._policy_cache[policy] = get_security_policy(policy)
+        return self._policy_cache[policy]
+
+    def _default_factory(self, key: str, lang: str) -> Any:
+        from llm_sandbox.session import ArtifactSandboxSession
+
+        options = self.options(lang)
+        options["security_policy"] = self._resolve_policy(options.get("security_policy"))
+        backend = options.pop("backend")
+        return ArtifactSandboxSession(backend, lang=lang, **options)
+
+    def _key(self, key: str | None) -> str:
+        return self.default_key if key is None or str(key) == "" else str(key)
+
+    # -- leases ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self, key: str | None = None, lang: str | None = None) -> Iterator[ManagedSession]:
+        """Hold the sandbox of ``key`` (opening it if needed) for the ``with`` block.
+
+        A held sandbox is never reaped. Opening failures (engine down, image
+        missing, initial libraries not installable) are raised from here.
+        """
+        lease = self.acquire(key, lang)
+        try:
+            yield lease
+        finally:
+            lease.release()
+
+    def acquire(self, key: str | None = None, lang: str | None = None) -> ManagedSession:
+        """Like :meth:`session`, without the ``with``: call ``release()`` on the result."""
+        name = self.resolve_language(lang)
+        entry = self._acquire_entry(self._key(key), name)
+        return ManagedSession(self, entry)
+
+    def _acquire_entry(self, key: str, lang: str) -> _Entry:
+        deadline = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
+        while True:
+            stale: _Entry | None = None
+            victim: _Entry | None = None
+            creator = False
+            with self._cond:
+                if self._closed:
+                    raise ManagerClosedError("the session manager is closed; create a new SessionManager")
+                entry = self._entries.get((key, lang))
+                if entry is not None and entry.state == "open" and not _session_is_open(entry.session):
+                    stale = self._detach(entry)
+                elif entry is not None and entry.state in ("opening", "open"):
+                    entry.leases += 1
+                elif len(self._entries) + self._closing < self.max_sessions:
+                    entry = _Entry(key, lang)
+                    entry.leases = 1
+                    self._entries[(key, lang)] = entry
+                    creator = True
+                    self._start_reaper()
+                else:
+                    victim = self._lru_idle() if self.evict_idle else None
+                    if victim is not None:
+                        self._detach(victim)
+                    else:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            raise SessionLimitError(self._limit_message())
+                        self._cond.wait(remaining)
+                        continue
+            if stale is not None:
+                self._close_entry(stale, "expired")
+                continue
+            if victim is not None:
+                self._close_entry(victim, "evicted")
+                continue
+            assert entry is not None
+            if creator:
+                self._open(entry)
+            else:
+                entry.ready.wait()
+                if entry.state != "open":
+                    with self._cond:
+                        entry.leases -= 1
+                    if entry.error is not None:
+                        raise entry.error
+                    raise ManagerClosedError("the session manager was closed while the sandbox was opening")
+            return entry
+
+    def _limit_message(self) -> str:
+        busy = sum(1 for e in self._entries.values() if e.leases)
+        waited = f" after waiting {self.wait_timeout:g}s" if self.wait_timeout else ""
+        return (
+            f"all {self.max_sessions} sandboxes of this session manager are in use ({busy} busy, "
+            f"{len(self._entries) - busy} idle){waited}; raise max_sessions, set wait_timeout to wait for "
+            "a free slot, set evict_idle=True to recycle idle sandboxes, or close finished conversations "
+            "with close_session(key)"
+        )
+
+    def _lru_idle(self) -> _Entry | None:
+        idle = [e for e in self._entries.values() if e.state == "open" and e.leases == 0]
+        return min(idle, key=lambda e: e.last_used) if idle else None
+
+    def _detach(self, entry: _Entry) -> _Entry:
+        """Under the lock: take ``entry`` out of the table; the caller closes it (``_close_entry``)."""
+        if self._entries.get((entry.key, entry.lang)) is entry:
+            del self._entries[(entry.key, entry.lang)]
+        entry.state = "closing"
+        self._closing += 1
+        return entry
+
+    def _open(self, entry: _Entry) -> None:
+        started = time.monotonic()
+        try:
+            session = self._factory(entry.key, entry.lang)
+            session.open()
+        except BaseException as exc:
+            with self._cond:
+                entry.state = "failed"
+                entry.error = exc
+                entry.leases -= 1
+                if self._entries.get((entry.key, entry.lang)) is entry:
+                    del self._entries[(entry.key, entry.lang)]
+                self._cond.notify_all()
+            entry.ready.set()
+            raise
+        with self._cond:
+            entry.session = session
+            abandoned = entry.abandoned
+            if not abandoned:
+                entry.state = "open"
+                entry.last_used = time.monotonic()
+                entry.last_used_wall = time.time()
+        entry.ready.set()
+        if abandoned:
+            with contextlib.suppress(Exception):
+                session.close()
+            raise ManagerClosedError("the session manager was closed while the sandbox was opening")
+        self._emit(
+            SessionOpened(
+                session_key=entry.key,
+                language=entry.lang,
+                session_id=_session_id(session),
+                container_id=getattr(session, "container_id", None),
+                open_duration=time.monotonic() - started,
+            )
+        )
+
+    def _release(self, entry: _Entry) -> None:
+        broken = False
+        with self._cond:
+            entry.leases -= 1
+            entry.last_used = time.monotonic()
+            entry.last_used_wall = time.time()
+            if entry.broken and entry.leases == 0 and self._entries.get((entry.key, entry.lang)) is entry:
+                self._detach(entry)
+                broken = True
+        if broken:
+            self._close_entry(entry, "error")
+
+    def _close_entry(self, entry: _Entry, reason: str) -> None:
+        session = entry.session
+        try:
+            if session is not None:
+                session.close()
+        except Exception:
+            logger.exception("closing the sandbox of %r failed", entry.key)
+        finally:
+            with self._cond:
+                entry.state = "closed"
+                self._closing -= 1
+                self._cond.notify_all()
+        if session is not None:
+            self._emit(
+                SessionClosed(
+                    session_key=entry.key,
+                    language=entry.lang,
+                    session_id=_session_id(session),
+                    container_id=getattr(session, "container_id", None),
+                    reason=reason,
+                    run_count=entry.runs,
+                    age=time.monotonic() - entry.created,
+                )
+            )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close_session(self, key: str | None = None, lang: str | None = None) -> bool:
+        """Close the sandbox of ``key`` (all its languages when ``lang`` is None) now; True if one was open.
+
+        A run in progress there is killed with the container.
+        """
+        key = self._key(key)
+        names = [self.resolve_language(lang)] if lang else list(self.languages)
+        victims = []
+        with self._cond:
+            for name in names:
+                entry = self._entries.get((key, name))
+                if entry is None:
+                    continue
+                if entry.state == "opening":
+                    entry.abandoned = True
+                    del self._entries[(key, name)]
+                    self._cond.notify_all()
+                elif entry.state == "open":
+                    victims.append(self._detach(entry))
+        for entry in victims:
+            self._close_entry(entry, "closed")
+        return bool(victims)
+
+    def reap_idle(self, idle_timeout: float | None = None) -> int:
+        """Close sandboxes unused for ``idle_timeout`` seconds (default: the manager's); returns how many.
+
+        The manager's reaper thread calls this periodically; call it yourself to reap now
+        (``reap_idle(0)`` closes every sandbox not in use).
+        """
+        limit = self.idle_timeout if idle_timeout is None else idle_timeout
+        if limit is None:
+            return 0
+        now = time.monotonic()
+        with self._cond:
+            victims = [
+                self._detach(e)
+                for e in list(self._entries.values())
+                if e.state == "open" and e.leases == 0 and now - e.last_used >= limit
+            ]
+        for entry in victims:
+            self._close_entry(entry, "idle")
+        return len(victims)
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None and self.idle_timeout is not None:
+            self._reaper = threading.Thread(
+                target=_reaper_loop,
+                args=(weakref.ref(self), self._stop),
+                name="llm-sandbox-reaper",
+                daemon=True,
+            )
+            self._reaper.start()
+
+    def close(self) -> None:
+        """Close every sandbox (killing runs in progress) and stop the manager. Idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            entries = list(self._entries.values())
+            self._entries.clear()
+            victims = []
+            for entry in entries:
+                if entry.state == "opening":
+                    entry.abandoned = True
+                elif entry.state == "open":
+                    entry.state = "closing"
+                    self._closing += 1
+                    victims.append(entry)
+            self._cond.notify_all()
+        self._stop.set()
+        self._finalizer.detach()
+        _close_all(victims, lambda e: self._close_entry(e, "manager_closed"))
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        _live_managers.discard(self)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> SessionManager:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> SessionManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- observability -----------------------------------------------------------------------
+    def sessions(self) -> list[SessionInfo]:
+        """The live sandboxes, oldest first."""
+        now = time.monotonic()
+        with self._cond:
+            entries = sorted(self._entries.values(), key=lambda e: e.created)
+            return [
+                SessionInfo(
+                    key=e.key,
+                    language=e.lang,
+                    state=e.state,
+                    session_id=_session_id(e.session),
+                    container_id=getattr(e.session, "container_id", None) if e.session is not None else None,
+                    age=now - e.created,
+                    idle=0.0 if e.leases else now - e.last_used,
+                    run_count=e.runs,
+                    in_use=e.leases,
+                    created_at=e.created_wall,
+                    last_used_at=e.last_used_wall,
+                )
+                for e in entries
+            ]
+
+    def subscribe(self, callback: EventCallback, *, kinds: Iterable[str] | None = None) -> Subscription:
+        """Call ``callback(event)`` for every event (or only the given ``kinds``, e.g. ``{"output"}``).
+
+        Callbacks run synchronously in the thread doing the work (worker
+        threads for async calls), possibly several at once: keep them quick
+        and thread-safe. Exceptions they raise are logged and ignored. For
+        asyncio consumers use :meth:`events`.
+        """
+        subscription = Subscription(self, callback, frozenset(kinds) if kinds is not None else None)
+        with self._cond:
+            self._subscribers = (*self._subscribers, subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._cond:
+            self._subscribers = tuple(s for s in self._subscribers if s is not subscription)
+
+    def events(self, *, kinds: Iterable[str] | None = None, maxsize: int = 10000) -> EventStream:
+        """An async iterator of events, bound to the running event loop (see :class:`EventStream`)."""
+        return EventStream(self, kinds, maxsize)
+
+    def _emit(self, event: SandboxEvent) -> None:
+        for subscription in self._subscribers:
+            if subscription.wants(event):
+                try:
+                    subscription.callback(event)
+                except Exception:
+                    logger.exception("an llm-sandbox event subscriber failed on %s", event.kind)
+
+    # -- convenience operations --------------------------------------------------------------
+    def run(
+        self,
+        key: str | None,
+        code: str,
+        *,
+        lang: str | None = None,
+        libraries: Sequence[str] | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        run_id: str | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` in the sandbox of ``key`` (see :meth:`ManagedSession.run`)."""
+        with self.session(key, lang) as session:
+            return session.run(
+                code,
+                libraries=libraries,
+                timeout=timeout,
+                on_stdout=on_stdout,
+                on_stderr=on_stderr,
+                run_id=run_id,
+            )
+
+    async def arun(
+        self,
+        key: str | None,
+        code: str,
+        *,
+        lang: str | None = None,
+        libraries: Sequence[str] | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        run_id: str | None = None,
+    ) -> ExecutionResult:
+        """:meth:`run` in the manager's thread pool; cancelling the call interrupts the run."""
+        return await self.run_in_thread(
+            functools.partial(
+                self.run,
+                key,
+                code,
+                lang=lang,
+                libraries=libraries,
+                timeout=timeout,
+                on_stdout=on_stdout,
+                on_stderr=on_stderr,
+                run_id=run_id,
+            ),
+            interrupt=(key, lang),
+        )
+
+    def install(self, key: str | None, libraries: Sequence[str], *, lang: str | None = None) -> ConsoleOutput:
+        """Install ``libraries`` into the sandbox of ``key``."""
+        with self.session(key, lang) as session:
+            return session.install(libraries)
+
+    async def ainstall(
+        self, key: str | None, libraries: Sequence[str], *, lang: str | None = None
+    ) -> ConsoleOutput:
+        return await self.run_in_thread(functools.partial(self.install, key, libraries, lang=lang))
+
+    async def run_in_thread(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        interrupt: tuple[str | None, str | None] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Await ``fn(*args, **kwargs)`` run in the manager's thread pool (context variables preserved).
+
+        With ``interrupt=(key, lang)``, cancelling the await kills what runs in
+        that sandbox (the worker thread then returns promptly).
+        """
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        future = loop.run_in_executor(self._pool(), functools.partial(context.run, fn, *args, **kwargs))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if interrupt is not None and not self._closed:
+                with contextlib.suppress(RuntimeError):
+                    self._pool().submit(self.interrupt, *interrupt)
+            raise
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._cond:
+            if self._closed:
+                raise ManagerClosedError("the session manager is closed; create a new SessionManager")
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="llm-sandbox-agent")
+            return self._executor
+
+    def interrupt(self, key: str | None = None, lang: str | None = None) -> bool:
+        """Kill the code running in the sandbox of ``key`` (its files stay). True if a run was interrupted.
+
+        The interrupted run returns (exit code 125 or the signal's) and its
+        :class:`RunFinished` event has ``cancelled=True``.
+        """
+        key = self._key(key)
+        names = [self.resolve_language(lang)] if lang else list(self.languages)
+        interrupted = False
+        for name in names:
+            with self._cond:
+                entry = self._entries.get((key, name))
+                if entry is None or entry.state != "open" or not entry.active_runs:
+                    continue
+                entry.interrupts += 1
+                session = entry.session
+            interrupted = _kill_sandbox_processes(session) or interrupted
+        return interrupted
+
+
+class ManagedSession:
+    """A held sandbox of a :class:`SessionManager` (from ``manager.session(key)``).
+
+    Its operations count as use (no reaping while held), emit the manager's
+    events, and mark the sandbox for replacement when its container failed.
+    ``session`` is the underlying ``ArtifactSandboxSession`` for anything else.
+    """
+
+    def __init__(self, manager: SessionManager, entry: _Entry) -> None:
+        self._manager = manager
+        self._entry = entry
+        self._released = False
+
+    @property
+    def key(self) -> str:
+        return self._entry.key
+
+    @property
+    def language(self) -> str:
+        return self._entry.lang
+
+    @property
+    def session(self) -> Any:
+        return self._entry.session
+
+    @property
+    def session_id(self) -> str | None:
+        return _session_id(self._entry.session)
+
+    @property
+    def container_id(self) -> str | None:
+        return getattr(self._entry.session, "container_id", None)
+
+    @property
+    def workdir(self) -> str:
+        return str(getattr(self._entry.session, "workdir", None) or "/sandbox")
+
+    @property
+    def outputs_dir(self) -> str:
+        return str(getattr(self._entry.session, "outputs_dir", None) or f"{self.workdir.rstrip('/')}/outputs")
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._manager._release(self._entry)
+
+    def __enter__(self) -> ManagedSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    # -- operations --------------------------------------------------------------------------
+    def _operation(
+        self,
+        operation: str,
+        call: Callable[[Callable[[str], None], Callable[[str], None]], T],
+        *,
+        run_id: str | None,
+        code: str = "",
+        libraries: Sequence[str] = (),
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> T:
+        if self._released:
+            raise ValidationError("this sandbox was released; acquire it again from the manager")
+        manager, entry = self._manager, self._entry
+        run_id = run_id or uuid.uuid4().hex[:12]
+        base: dict[str, Any] = {"session_key": entry.key, "language": entry.lang}
+        with manager._cond:
+            entry.runs += 1 if operation == "run" else 0
+            entry.active_runs += 1
+            interrupts = entry.interrupts
+        manager._emit(
+            RunStarted(**base, run_id=run_id, operation=operation, code=code, libraries=tuple(libraries))
+        )
+
+        def forward(stream: str, user: Callable[[str], None] | None) -> Callable[[str], None]:
+            def callback(text: str) -> None:
+                manager._emit(OutputChunk(**base, run_id=run_id, stream=stream, text=text))
+                if user is not None:
+                    user(text)
+
+            return callback
+
+        started = time.monotonic()
+        try:
+            result = call(forward("stdout", on_stdout), forward("stderr", on_stderr))
+        except BaseException as exc:
+            with manager._cond:
+                entry.active_runs -= 1
+                cancelled = entry.interrupts != interrupts
+                if isinstance(exc, ContainerError):
+                    entry.broken = True
+            manager._emit(
+                RunFinished(
+                    **base,
+                    run_id=run_id,
+                    operation=operation,
+                    duration=time.monotonic() - started,
+                    error=str(exc),
+                    error_type=type(exc).__name__,
+                    cancelled=cancelled,
+                )
+            )
+            raise
+        with manager._cond:
+            entry.active_runs -= 1
+            cancelled = entry.interrupts != interrupts
+        manager._emit(
+            RunFinished(
+                **base,
+                run_id=run_id,
+                operation=operation,
+                exit_code=getattr(result, "exit_code", None),
+                duration=time.monotonic() - started,
+                cancelled=cancelled,
+                result=result,
+            )
+        )
+        return result
+
+    def run(
+        self,
+        code: str,
+        *,
+        libraries: Sequence[str] | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        run_id: str | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` (installing ``libraries`` first); plots and output files come back in the result.
+
+        Raises what the session raises: ``SandboxTimeoutError``,
+        ``SecurityViolationError``, ``PackageManagerError``, ``ValidationError``
+        for the caller's input; ``ContainerError`` and friends for the engine.
+        """
+        libs = list(libraries or [])
+        return self._operation(
+            "run",
+            lambda out, err: self.session.run(
+                code, libraries=libs or None, timeout=timeout, on_stdout=out, on_stderr=err
+            ),
+            run_id=run_id,
+            code=code,
+            libraries=libs,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+        )
+
+    def install(self, libraries: Sequence[str], *, run_id: str | None = None) -> ConsoleOutput:
+        """Install ``libraries`` for this sandbox (they persist for its lifetime)."""
+        libs = list(libraries)
+        return self._operation(
+            "install", lambda out, err: self.session.install(libs), run_id=run_id, libraries=libs
+        )
+
+    def execute_command(
+        self,
+        command: str,
+        *,
+        workdir: str | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        run_id: str | None = None,
+    ) -> ConsoleOutput:
+        """Run a shell command as the sandbox user."""
+        return self._operation(
+            "command",
+            lambda out, err: self.session.execute_command(
+                command, workdir=workdir, on_stdout=out, on_stderr=err, timeout=timeout
+            ),
+            run_id=run_id,
+            code=command,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+        )
+
+    # -- files -------------------------------------------------------------------------------
+    def resolve_path(self, path: str) -> str:
+        """``path`` as an absolute, normalised sandbox path (relative paths are under the workdir)."""
+        if not isinstance(path, str) or not path.strip() or "\x00" in path:
+            raise ValidationError(f"invalid sandbox path {path!r}")
+        path = path.strip()
+        if not path.startswith("/") and ".." in path.split("/"):
+            raise ValidationError(f"relative path {path!r} may not contain '..'")
+        return posixpath.normpath(posixpath.join(self.workdir, path))
+
+    def write_file(self, path: str, data: bytes | str) -> str:
+        """Write ``data`` to ``path`` (under the workdir or /tmp), creating directories; returns the path."""
+        target = self.resolve_path(path)
+        roots = (self.workdir.rstrip("/") or "/", *_WRITABLE_ROOTS)
+        if not any(target.startswith(root.rstrip("/") + "/") for root in roots):
+            raise ValidationError(
+                f"cannot write {target}: the sandbox's filesystem is read-only except {self.workdir} and /tmp"
+            )
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        with tempfile.TemporaryDirectory(prefix="llm-sandbox-upload-") as staging:
+            local = Path(staging) / (posixpath.basename(target) or "file")
+            local.write_bytes(payload)
+            self._checked(lambda: self.session.copy_to_runtime(str(local), target))
+        return target
+
+    def upload(self, host_path: str, dest: str) -> str:
+        """Copy a host file or directory into the sandbox; returns the sandbox path."""
+        target = self.resolve_path(dest)
+        self._checked(lambda: self.session.copy_to_runtime(host_path, target))
+        return target
+
+    def download(self, src: str, host_path: str) -> None:
+        """Copy a sandbox file or directory to the host."""
+        source = self.resolve_path(src)
+        self._checked(lambda: self.session.copy_from_runtime(source, host_path))
+
+    def read_file(self, path: str) -> bytes:
+        """The bytes of a sandbox file (``FileNotFoundError``, ``IsADirectoryError`` otherwise)."""
+        target = self.resolve_path(path)
+        data, _ = self._checked(lambda: self.session.get_archive(target))
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            member = archive.next()
+            if member is None:
+                raise FileNotFoundError(f"{target} does not exist in the sandbox")
+            if member.isdir():
+                raise IsADirectoryError(f"{target} is a directory, not a file")
+            if member.issym() or member.islnk():
+                raise ValidationError(f"{target} is a link to {member.linkname}; read that path instead")
+            handle = archive.extractfile(member)
+            if handle is None:
+                raise ValidationError(f"{target} is not a regular file")
+            return handle.read()
+
+    def list_files(self, path: str | None = None, *, depth: int = 3, limit: int = 500) -> list[FileEntry]:
+        """Entries under ``path`` (default: the workdir), ``depth`` levels deep, at most ``limit``."""
+        root = self.resolve_path(path or self.workdir)
+        quoted = shlex.quote(root)
+        script = (
+            f'p={quoted}; [ -e "$p" ] || exit 44; '
+            f'if [ -d "$p" ]; then find "$p" -mindepth 1 -maxdepth {int(depth)} -printf \'%y\\t%s\\t%p\\n\'; '
+            f"else find \"$p\" -maxdepth 0 -printf '%y\\t%s\\t%p\\n'; fi 2>/dev/null | head -n {int(limit)}"
+        )
+        output = self._checked(lambda: self.session.execute_command(script))
+        if output.exit_code == 44:
+            raise FileNotFoundError(f"{root} does not exist in the sandbox")
+        kinds = {"f": "file", "d": "dir", "l": "link"}
+        entries = []
+        for line in output.stdout.splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) == 3 and parts[1].isdigit():
+                entries.append(FileEntry(parts[2], kinds.get(parts[0], "other"), int(parts[1])))
+        return sorted(entries, key=lambda e: e.path)
+
+    def _checked(self, call: Callable[[], T]) -> T:
+        if self._released:
+            raise ValidationError("this sandbox was released; acquire it again from the manager")
+        try:
+            return call()
+        except ContainerError:
+            with self._manager._cond:
+                self._entry.broken = True
+            raise
+
+
+# ---------------------------------------------------------------------------- helpers
+_live_managers: weakref.WeakSet[SessionManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_managers() -> None:
+    for manager in list(_live_managers):
+        with contextlib.suppress(Exception):
+            manager.close()
+
+
+def _finalize(
+    entries: dict[tuple[str, str], _Entry], stop: threading.Event, lock: threading.Condition
+) -> None:
+    """Close the sandboxes of a manager that was garbage collected without close()."""
+    stop.set()
+    with lock:
+        sessions = [e.session for e in entries.values() if e.session is not None]
+        entries.clear()
+    for session in sessions:
+        with contextlib.suppress(Exception):
+            session.close()
+
+
+def _reaper_loop(ref: weakref.ReferenceType[SessionManager], stop: threading.Event) -> None:
+    while True:
+        manager = ref()
+        if manager is None or manager.closed:
+            return
+        interval = manager.reap_interval
+        try:
+            manager.reap_idle()
+        except Exception:
+            logger.exception("reaping idle sandboxes failed")
+        del manager
+        if stop.wait(interval):
+            return
+
+
+def _close_all(entries: list[_Entry], close: Callable[[_Entry], None]) -> None:
+    """Close several sandboxes in parallel (sequentially when threads are unavailable, e.g. at exit)."""
+    if len(entries) <= 1:
+        for entry in entries:
+            close(entry)
+        return
+    threads = []
+    for entry in entries:
+        try:
+            thread = threading.Thread(target=close, args=(entry,), daemon=True)
+            thread.start()
+            threads.append(thread)
+        except RuntimeError:
+            close(entry)
+    for thread in threads:
+        thread.join()
+
+
+def _session_is_open(session: Any) -> bool:
+    return bool(getattr(session, "is_open", True))
+
+
+def _session_id(session: Any) -> str | None:
+    value = getattr(session, "session_id", None) if session is not None else None
+    return str(value) if value is not None else None
+
+
+def _kill_sandbox_processes(session: Any) -> bool:
+    """Kill every sandbox-user process except the keeper (PID 1), as a timeout does; files stay."""
+    if session is None or getattr(session, "attached", False):
+        return False
+    interrupt = getattr(session, "interrupt", None)
+    if callable(interrupt):  # sessions (or test doubles) that know how to interrupt themselves
+        interrupt()
+        return True
+    container_id = getattr(session, "container_id", None)
+    backend = getattr(session, "backend", None)
+    if not container_id or backend is None:
+        return False
+    try:
+        backend.exec(
+            container_id,
+            ["sh", "-c", "kill -9 -1 2>/dev/null; exit 0"],
+            user=_SANDBOX_USER,
+            deadline=time.monotonic() + 15,
+        )
+    except Exception as exc:
+        logger.warning("interrupting the sandbox %s failed: %s", str(container_id)[:12], exc)
+        return False
+    return True
+
+
+__all__ = [
+    "EventStream",
+    "FileEntry",
+    "LanguageInfo",
+    "ManagedSession",
+    "ManagerClosedError",
+    "OutputChunk",
+    "RunFinished",
+    "RunStarted",
+    "SandboxEvent",
+    "SessionClosed",
+    "SessionInfo",
+    "SessionLimitError",
+    "SessionManager",
+    "SessionOpened",
+    "Subscription",
+]
