@@ -49,6 +49,8 @@ elif mode == "artifacts":
             session.run(code)
             for _ in range(runs):
                 t = time.perf_counter()
-                session.run(code)
+                result = session.run(code)
                 add("plot run" if plotting else "no-plot run", ms(t))
+            add("plots per run" if plotting else "plots per run, plotting off", float(len(result.plots)))
+            add("exit code" if plotting else "exit code, plotting off", float(result.exit_code))
 print(json.dumps(results))

@@ -6,6 +6,7 @@
 # Environment:
 #   LLM_SANDBOX_PODMAN_SOCKET   socket path (default /run/llm-sandbox/podman.sock)
 #   CONTAINERS_CONF_FILE        containers.conf to write (default /etc/containers/containers.conf)
+#   LLM_SANDBOX_PODMAN_NO_INSTALL=1   fail instead of installing podman/runc when they are missing
 #
 # Two settings are needed on Debian 12 hosts with cgroup v1 (hybrid) and no CAP_SYS_RESOURCE:
 #   [containers] default_ulimits: without it every container fails with "error setting rlimit type 7"
@@ -22,7 +23,22 @@ LOG=${LLM_SANDBOX_PODMAN_LOG:-/var/log/llm-sandbox-podman.log}
 
 log() { printf 'setup-podman: %s\n' "$*" >&2; }
 
-command -v podman >/dev/null || { log "podman is not installed (Debian: apt-get install podman)"; exit 1; }
+# Rootful Podman: configuration under /etc and a service in /run need root.
+if [ "$(id -u)" != 0 ]; then exec sudo -E bash "$0" "$@"; fi
+
+# --- the package ------------------------------------------------------------------------------
+have_runc() { command -v runc >/dev/null || [ -x /usr/sbin/runc ] || [ -x /usr/bin/runc ]; }
+if ! command -v podman >/dev/null || ! have_runc; then
+    if [ -n "${LLM_SANDBOX_PODMAN_NO_INSTALL:-}" ] || ! command -v apt-get >/dev/null; then
+        log "podman (and runc) are not installed; install them (Debian/Ubuntu: apt-get install podman runc)"
+        exit 1
+    fi
+    log "installing podman and runc (Debian packages)"
+    if [ -z "$(find /var/lib/apt/lists -name '*_Packages' -mmin -1440 2>/dev/null | head -1)" ]; then
+        apt-get update -q >&2
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc >&2
+fi
 
 # --- containers.conf -------------------------------------------------------------------------
 # ensure_key SECTION KEY VALUE: add `KEY = VALUE` under [SECTION] unless KEY is already set there.
@@ -51,9 +67,7 @@ ensure_key() {
 }
 
 ensure_key containers default_ulimits '["nofile=20000:20000", "nproc=32768:32768"]'
-if command -v runc >/dev/null || [ -x /usr/sbin/runc ] || [ -x /usr/bin/runc ]; then
-    ensure_key engine runtime '"runc"'
-fi
+ensure_key engine runtime '"runc"'
 
 # --- the API service -------------------------------------------------------------------------
 answers() {

@@ -34,6 +34,15 @@ def test_containers_merge_by_name_then_by_position() -> None:
     assert with_sidecar["containers"] == [base["containers"][0], {"name": "side", "image": "y"}]
 
 
+def test_containers_without_a_name_merge_by_position() -> None:
+    base = {"containers": [{"name": "sandbox", "image": "x", "resources": {"limits": {"cpu": "1"}}}]}
+    merged = deep_merge(base, {"containers": [{"resources": {"limits": {"memory": "1Gi"}}}, {"image": "y"}]})
+    assert merged["containers"] == [
+        {"name": "sandbox", "image": "x", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
+        {"image": "y"},
+    ]
+
+
 def test_named_lists_merge_by_name_other_lists_replace() -> None:
     base = {"volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory"}}], "args": ["a", "b"]}
     merged = deep_merge(base, {"volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}, {"name": "x"}],

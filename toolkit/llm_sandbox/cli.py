@@ -5,6 +5,8 @@ One subparser per command group and one function per subcommand; add a command b
 
     llm-sandbox images build [LANG ...] [--force] [--jobs N]
     llm-sandbox images list
+    llm-sandbox run [--lang LANG] [FILE | -]
+    llm-sandbox gc [--all] [--dry-run]
 """
 
 from __future__ import annotations
@@ -66,7 +68,53 @@ def _add_images(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=cmd_images_list)
 
 
-_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_images]
+# --------------------------------------------------------------------------------------------
+# run, gc
+# --------------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from llm_sandbox import create_session
+
+    code = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    with create_session(args.backend, lang=args.lang, execution_timeout=args.timeout) as session:
+        result = session.run(
+            code,
+            libraries=args.library or None,
+            on_stdout=lambda text: print(text, end="", flush=True),
+            on_stderr=lambda text: print(text, end="", file=sys.stderr, flush=True),
+        )
+    return result.exit_code
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="run a file (or stdin) in a fresh sandbox and stream its output")
+    run.add_argument("file", nargs="?", default="-", help="code file, or - for standard input (default)")
+    run.add_argument("--lang", default="python", help="language (default python)")
+    run.add_argument("--backend", default="docker", help="docker, podman, kubernetes or micromamba")
+    run.add_argument("--timeout", type=float, default=None, help="seconds before the run is killed")
+    run.add_argument("--library", "-l", action="append", help="library to install first (repeatable)")
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from llm_sandbox.backends.docker import DockerBackend
+    from llm_sandbox.gc import collect
+
+    removed = collect(DockerBackend(), everything=args.all, dry_run=args.dry_run)
+    for entry in removed:
+        print(("would remove " if args.dry_run else "removed ") + entry)
+    if not removed:
+        print("nothing to remove")
+    return 0
+
+
+def _add_gc(commands: argparse._SubParsersAction) -> None:
+    gc = commands.add_parser("gc", help="remove sandbox containers and volumes whose owner process is gone")
+    gc.add_argument("--all", action="store_true", help="remove every sandbox, even of live processes")
+    gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    gc.set_defaults(handler=cmd_gc)
+
+
+_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_images, _add_run, _add_gc]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -169,6 +169,7 @@ class Session:
         self._closed = False
         self._expired = False
         self._session_timer: threading.Timer | None = None
+        self._current_run_dir: str | None = None
         if verbose:
             _enable_verbose_logging()
 
@@ -476,6 +477,7 @@ class Session:
         stdin = f"{nonce} {len(content)}\n".encode() + content
         argv = ["sh", "-c", _RUN_SH, "llm-sandbox", run_dir, file_name, command, outputs]
         with self._lock:
+            self._current_run_dir = run_dir
             try:
                 self.backend.exec(
                     container_id,
@@ -501,9 +503,17 @@ class Session:
                         + (" (session_timeout expired)" if self._expired else "")
                     ) from None
                 raise
+            finally:
+                self._current_run_dir = None
         collector.finish()
         exit_code = _trailer_exit_code(collector)
         return exit_code, collector
+
+    def interrupt(self) -> None:
+        """Kill the run in progress (from another thread); it then raises or returns as killed."""
+        run_dir = self._current_run_dir
+        if run_dir and self.container_id and not self._closed:
+            self._kill_run(self.container_id, run_dir)
 
     def _exec_user(self) -> str | None:
         return None if self.attached else SANDBOX_USER

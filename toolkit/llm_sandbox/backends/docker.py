@@ -234,7 +234,9 @@ class _StdinWriter(threading.Thread):
 
 
 def _pump_frames(
-    sock: socket.socket, on_output: OutputCallback | None, deadline: float | None,
+    sock: socket.socket,
+    on_output: OutputCallback | None,
+    deadline: float | None,
     writer: _StdinWriter | None = None,
 ) -> None:
     """Read Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) until EOF.

@@ -235,24 +235,27 @@ def deep_merge(base: Any, override: Any, *, key: str = "") -> Any:
             else:
                 merged[name] = copy.deepcopy(value)
         return merged
-    if isinstance(base, list) and isinstance(override, list) and _named(base) and _named(override):
-        return _merge_named(base, override, by_position=key == "containers")
+    if isinstance(base, list) and isinstance(override, list):
+        if key == "containers" and _all_dicts(base) and _all_dicts(override):
+            return _merge_named(base, override, by_position=True)
+        if _all_dicts(base, named=True) and _all_dicts(override, named=True):
+            return _merge_named(base, override, by_position=False)
     return copy.deepcopy(override)
 
 
-def _named(items: list[Any]) -> bool:
-    return all(isinstance(item, dict) and ("name" in item) for item in items)
+def _all_dicts(items: list[Any], *, named: bool = False) -> bool:
+    return all(isinstance(item, dict) and (not named or "name" in item) for item in items)
 
 
 def _merge_named(base: list[dict], override: list[dict], *, by_position: bool) -> list[dict]:
     merged = copy.deepcopy(base)
-    index = {item["name"]: i for i, item in enumerate(base)}
-    claimed = {item["name"] for item in override if item.get("name") in index}
+    index = {item.get("name"): i for i, item in enumerate(base)}
+    claimed = {index[item["name"]] for item in override if item.get("name") in index}
     for position, item in enumerate(override):
-        target = index.get(item.get("name"))
-        if target is None and by_position and position < len(base) and base[position]["name"] not in claimed:
+        target = index.get(item["name"]) if "name" in item else None
+        if target is None and by_position and position < len(base) and position not in claimed:
             target = position
-            claimed.add(base[position]["name"])
+            claimed.add(position)
         if target is None:
             merged.append(copy.deepcopy(item))
         else:
