@@ -1,6 +1,6 @@
 """Overhead of plot capture: a run with one plot vs the same run with plotting disabled (target <= +30 ms).
 
-    .venv/bin/python benchmarks/artifacts.py [--runs 20]
+.venv/bin/python benchmarks/artifacts.py [--runs 20]
 """
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 
 from common import machine, print_table, run_rival, summary, timed
-
 from llm_sandbox import ArtifactSandboxSession
 from llm_sandbox.images import builder
 
 CODE = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n"
-RENDER_ONLY = "import io\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig(io.BytesIO(), format='png')\n"
+RENDER_ONLY = (
+    "import io\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig(io.BytesIO(), format='png')\n"
+)
 
 
 def main() -> None:
@@ -34,11 +35,14 @@ def main() -> None:
                 render_only = [timed(lambda s=session: s.run(RENDER_ONLY)) for _ in range(args.runs)]
     rival = run_rival("rival_probe.py", image=image, runs=args.runs, mode="artifacts")
     print(f"machine: {machine()}; image {image}")
-    print_table("Plot capture overhead (ms)", [
-        ("run with one plot captured", samples[True], rival.get("plot run")),
-        ("same run, plotting disabled", samples[False], rival.get("no-plot run")),
-        ("plotting disabled, code renders the PNG itself", render_only, None),
-    ])
+    print_table(
+        "Plot capture overhead (ms)",
+        [
+            ("run with one plot captured", samples[True], rival.get("plot run")),
+            ("same run, plotting disabled", samples[False], rival.get("no-plot run")),
+            ("plotting disabled, code renders the PNG itself", render_only, None),
+        ],
+    )
     if rival:
         print(f"rival: plots per run {rival.get('plots per run')}, exit codes {rival.get('exit code')}")
     overhead = summary(samples[True])[0] - summary(samples[False])[0]

@@ -32,7 +32,8 @@ def summary(samples: list[float]) -> tuple[float, float, int]:
 def print_table(title: str, rows: list[tuple[str, list[float] | None, list[float] | None]]) -> None:
     """Rows of (figure, ours, rival) samples in ms; a missing side prints as '-'."""
     print(f"\n{title}")
-    header = f"| {'figure':<44} | {'ours median':>11} | {'ours p95':>9} | {'runs':>4} | {'rival median':>12} | {'rival p95':>9} |"
+    columns = ("ours median", "ours p95", "runs", "rival median", "rival p95")
+    header = f"| {'figure':<44} | " + " | ".join(columns) + " |"
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for name, ours, rival in rows:
@@ -40,7 +41,8 @@ def print_table(title: str, rows: list[tuple[str, list[float] | None, list[float
         r = summary(rival) if rival else None
         print(
             f"| {name:<44} | {f'{o[0]:.1f}' if o else '-':>11} | {f'{o[1]:.1f}' if o else '-':>9} | "
-            f"{o[2] if o else (r[2] if r else 0):>4} | {f'{r[0]:.1f}' if r else '-':>12} | {f'{r[1]:.1f}' if r else '-':>9} |"
+            f"{o[2] if o else (r[2] if r else 0):>4} | "
+            f"{f'{r[0]:.1f}' if r else '-':>12} | {f'{r[1]:.1f}' if r else '-':>9} |"
         )
 
 
@@ -51,8 +53,10 @@ def ensure_rival() -> Path | None:
         print(f"installing {RIVAL} into {RIVAL_VENV} ...", file=sys.stderr)
         try:
             subprocess.run([sys.executable, "-m", "venv", str(RIVAL_VENV)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "-q", f"llm-sandbox[docker]=={RIVAL.split('==')[1]}"],
-                           check=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", f"llm-sandbox[docker]=={RIVAL.split('==')[1]}"],
+                check=True,
+            )
         except subprocess.CalledProcessError as exc:
             print(f"could not install the rival ({exc}); its columns stay empty", file=sys.stderr)
             return None
@@ -67,7 +71,11 @@ def run_rival(script: str, **params: object) -> dict[str, list[float]]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     completed = subprocess.run(
         [str(python), str(ROOT / "benchmarks" / script), json.dumps(params)],
-        cwd="/", env=env, capture_output=True, text=True, timeout=1800,
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     if completed.returncode != 0:
         print(f"rival run failed:\n{completed.stderr[-2000:]}", file=sys.stderr)
@@ -76,5 +84,9 @@ def run_rival(script: str, **params: object) -> dict[str, list[float]]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        "?",
+    )
     return f"{os.cpu_count()} cores ({cpu}), Linux {os.uname().release}"

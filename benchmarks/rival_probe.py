@@ -27,8 +27,12 @@ if mode == "sessions":
         label = "skip_environment_setup" if skip else "default setup"
         for _ in range(runs if skip else max(3, runs // 4)):
             t = time.perf_counter()
-            session = SandboxSession(lang=params.get("lang", "python"), image=image, skip_environment_setup=skip,
-                                     keep_template=True)
+            session = SandboxSession(
+                lang=params.get("lang", "python"),
+                image=image,
+                skip_environment_setup=skip,
+                keep_template=True,
+            )
             session.open()
             add(f"open ({label})", ms(t))
             t = time.perf_counter()
@@ -44,8 +48,13 @@ if mode == "sessions":
 elif mode == "artifacts":
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n"
     for plotting in (True, False):
-        with ArtifactSandboxSession(lang="python", image=image, skip_environment_setup=True, keep_template=True,
-                                    enable_plotting=plotting) as session:
+        with ArtifactSandboxSession(
+            lang="python",
+            image=image,
+            skip_environment_setup=True,
+            keep_template=True,
+            enable_plotting=plotting,
+        ) as session:
             session.run(code)
             for _ in range(runs):
                 t = time.perf_counter()

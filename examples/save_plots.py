@@ -1,6 +1,6 @@
 """Run the reference's matplotlib / seaborn / plotly example and save every captured plot to ./plots.
 
-    .venv/bin/python examples/save_plots.py
+.venv/bin/python examples/save_plots.py
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from llm_sandbox import create_session
 from llm_sandbox.session import SESSION_LABEL, Session
 

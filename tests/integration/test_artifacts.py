@@ -6,7 +6,6 @@ import base64
 from typing import Any
 
 import pytest
-
 from llm_sandbox import ArtifactSandboxSession, FileType
 
 pytestmark = pytest.mark.integration
@@ -75,7 +74,8 @@ def test_savefig_is_captured_once_in_its_format(artifacts: Any) -> None:
         "plt.figure(); plt.plot([3]); plt.savefig('outputs/saved.png', dpi=50)\n"
     )
     assert [(p.format, p.filename) for p in result.plots] == [
-        (FileType.SVG, None), (FileType.PNG, "/sandbox/outputs/saved.png")
+        (FileType.SVG, None),
+        (FileType.PNG, "/sandbox/outputs/saved.png"),
     ]
     assert png_size(base64.b64decode(result.plots[1].content_base64)) == (320, 240)
     assert result.plots[1].dpi == 50
@@ -83,14 +83,16 @@ def test_savefig_is_captured_once_in_its_format(artifacts: Any) -> None:
 
 
 def test_unshown_figures_are_captured_at_the_end(artifacts: Any) -> None:
-    result = artifacts.run("import matplotlib.pyplot as plt\nplt.figure(); plt.plot([1])\nplt.figure(); plt.plot([2])\n")
+    result = artifacts.run(
+        "import matplotlib.pyplot as plt\nplt.figure(); plt.plot([1])\nplt.figure(); plt.plot([2])\n"
+    )
     assert len(result.plots) == 2
 
 
 def test_stdout_and_line_numbers_are_exact(artifacts: Any) -> None:
     result = artifacts.run("import matplotlib.pyplot as plt\nprint('exact')\nplt.plot([1])\n1/0\n")
     assert result.stdout == "exact\n"
-    assert 'line 4, in <module>' in result.stderr
+    assert "line 4, in <module>" in result.stderr
     assert len(result.plots) == 1  # the open figure is still captured when the code fails
 
 
@@ -120,12 +122,19 @@ def test_output_files_come_back_with_their_types(artifacts: Any) -> None:
         "open('not-in-outputs.txt', 'w').write('ignored')\n"
     )
     files = {f.path: f for f in result.files}
-    assert set(files) == {"/sandbox/outputs/table.csv", "/sandbox/outputs/sub/data.json",
-                          "/sandbox/outputs/page.html", "/sandbox/outputs/blob.bin"}
+    assert set(files) == {
+        "/sandbox/outputs/table.csv",
+        "/sandbox/outputs/sub/data.json",
+        "/sandbox/outputs/page.html",
+        "/sandbox/outputs/blob.bin",
+    }
     assert files["/sandbox/outputs/table.csv"].format is FileType.CSV
     assert base64.b64decode(files["/sandbox/outputs/table.csv"].content_base64 or "") == b"a,b\n1,2\n"
     assert files["/sandbox/outputs/sub/data.json"].format is FileType.JSON
-    assert files["/sandbox/outputs/blob.bin"].format is FileType.OTHER and files["/sandbox/outputs/blob.bin"].size == 100
+    assert (
+        files["/sandbox/outputs/blob.bin"].format is FileType.OTHER
+        and files["/sandbox/outputs/blob.bin"].size == 100
+    )
     # unchanged files are not returned again by the next run
     assert artifacts.run("print(1)").files == []
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from llm_sandbox import (
     ContainerError,
     ImageNotFoundError,
@@ -310,7 +309,12 @@ def test_attach_to_existing_container_leaves_it_running(
     if backend_name != "docker":
         pytest.skip("creates the container through the Docker SDK")
     container = docker_client.containers.run(
-        python_image, ["sleep", "300"], detach=True, user="1000", network_mode="none", labels={"test": "attach"}
+        python_image,
+        ["sleep", "300"],
+        detach=True,
+        user="1000",
+        network_mode="none",
+        labels={"test": "attach"},
     )
     try:
         with create_session("docker", container_id=container.id, lang="python") as session:
@@ -344,7 +348,9 @@ def test_dockerfile_template_is_removed_unless_kept(
     docker_client.images.remove(template)
 
 
-def test_commit_container_saves_workdir_and_packages(docker_client: Any, python_image: str, no_leaks: None) -> None:
+def test_commit_container_saves_workdir_and_packages(
+    docker_client: Any, python_image: str, no_leaks: None
+) -> None:
     with create_session("docker", lang="python", commit_container=True) as session:
         session.run("open('state.txt', 'w').write('kept')")
     image = session.committed_image
@@ -357,7 +363,9 @@ def test_commit_container_saves_workdir_and_packages(docker_client: Any, python_
 
 
 # lifecycle and errors ------------------------------------------------------
-def test_containers_are_labelled_and_removed(make_session: Any, docker_client: Any, backend_name: str) -> None:
+def test_containers_are_labelled_and_removed(
+    make_session: Any, docker_client: Any, backend_name: str
+) -> None:
     session = make_session()
     if backend_name == "docker":
         labels = docker_client.api.inspect_container(session.container_id)["Config"]["Labels"]
@@ -380,7 +388,9 @@ def test_no_container_left_after_failure_paths(docker_client: Any, python_image:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt), create_session("docker", lang="python") as session:
-        session.run("import time\nwhile True:\n    print('tick', flush=True); time.sleep(0.1)", on_stdout=interrupt)
+        session.run(
+            "import time\nwhile True:\n    print('tick', flush=True); time.sleep(0.1)", on_stdout=interrupt
+        )
 
 
 def test_open_with_bad_arguments_creates_nothing(docker_client: Any, no_leaks: None) -> None:
@@ -397,8 +407,12 @@ def test_gc_removes_orphans_only(docker_client: Any, python_image: str) -> None:
     from llm_sandbox.gc import collect
 
     orphan = docker_client.containers.create(
-        python_image, ["sleep", "60"],
-        labels={"llm-sandbox.session": "orphan-test", "llm-sandbox.owner": f"{socket.gethostname()}/999999999"},
+        python_image,
+        ["sleep", "60"],
+        labels={
+            "llm-sandbox.session": "orphan-test",
+            "llm-sandbox.owner": f"{socket.gethostname()}/999999999",
+        },
     )
     with create_session("docker", lang="python") as live:
         removed = collect(DockerBackend(docker_client))
@@ -411,7 +425,8 @@ def test_concurrent_runs_in_one_session_are_serialised(make_session: Any) -> Non
     session = make_session()
     results: list[str] = []
     threads = [
-        threading.Thread(target=lambda i=i: results.append(session.run(f"print({i})").stdout)) for i in range(4)
+        threading.Thread(target=lambda i=i: results.append(session.run(f"print({i})").stdout))
+        for i in range(4)
     ]
     for thread in threads:
         thread.start()

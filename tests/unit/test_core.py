@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from llm_sandbox import FileType, LanguageNotSupportedError, ValidationError
 from llm_sandbox.backends.base import STDERR, STDOUT
 from llm_sandbox.exceptions import LibraryInstallationNotSupportedError
@@ -58,7 +57,12 @@ def test_callbacks_get_whole_characters_across_chunks() -> None:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("a.txt", "/sandbox/a.txt"), ("/etc/x", "/etc/x"), ("sub/./b", "/sandbox/sub/b"), ("/sandbox/../tmp", "/tmp")],
+    [
+        ("a.txt", "/sandbox/a.txt"),
+        ("/etc/x", "/etc/x"),
+        ("sub/./b", "/sandbox/sub/b"),
+        ("/sandbox/../tmp", "/tmp"),
+    ],
 )
 def test_container_paths(path: str, expected: str) -> None:
     assert str(_container_path(path, "/sandbox")) == expected
@@ -70,7 +74,9 @@ def test_container_paths_refused(path: str) -> None:
         _container_path(path, "/sandbox")
 
 
-@pytest.mark.parametrize("name", ["numpy", "numpy==2.1.0", "scikit-learn>=1.0", "pkg[extra]", "@scope/pkg", "github.com/a/b"])
+@pytest.mark.parametrize(
+    "name", ["numpy", "numpy==2.1.0", "scikit-learn>=1.0", "pkg[extra]", "@scope/pkg", "github.com/a/b"]
+)
 def test_library_names_accepted(name: str) -> None:
     get_language("python").validate_libraries([name])
 
@@ -87,8 +93,13 @@ def test_install_command_quotes_and_validates() -> None:
 
 
 def test_runtime_configs_translation() -> None:
-    assert _translate_runtime_configs({"cpu_count": 2, "mem_limit": "1g"}) == {"nano_cpus": 2_000_000_000, "mem_limit": "1g"}
-    assert _translate_runtime_configs({"environment": ["A=1", "B=x=y"]}) == {"environment": {"A": "1", "B": "x=y"}}
+    assert _translate_runtime_configs({"cpu_count": 2, "mem_limit": "1g"}) == {
+        "nano_cpus": 2_000_000_000,
+        "mem_limit": "1g",
+    }
+    assert _translate_runtime_configs({"environment": ["A=1", "B=x=y"]}) == {
+        "environment": {"A": "1", "B": "x=y"}
+    }
 
 
 def test_file_types() -> None:
@@ -102,8 +113,14 @@ def test_language_registry_and_plugins() -> None:
     assert get_language("PY").name == "python"
     with pytest.raises(LanguageNotSupportedError, match="python"):
         get_language("brainfuck")
-    register_language(LanguageConfig(name="unit-test-lang", file_extension="x", execution_commands=["cat {file}"],
-                                     is_support_library_installation=False))
+    register_language(
+        LanguageConfig(
+            name="unit-test-lang",
+            file_extension="x",
+            execution_commands=["cat {file}"],
+            is_support_library_installation=False,
+        )
+    )
     handler = get_language("unit-test-lang")
     assert handler.run_command() == 'cat "$LLM_SANDBOX_FILE"'
     assert "unit-test-lang" in supported_languages()
@@ -115,18 +132,30 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
     import io
     import tarfile
 
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (7).to_bytes(4, "big") + (5).to_bytes(4, "big") + b"rest"
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + b"\x00\x00\x00\rIHDR"
+        + (7).to_bytes(4, "big")
+        + (5).to_bytes(4, "big")
+        + b"rest"
+    )
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in [("plots/002-640x480-100.png", b"second"), ("plots/001-10x20-72.svg", b"<svg/>"),
-                           ("sandbox/outputs/again.svg", b"<svg/>"), ("sandbox/outputs/new.png", png),
-                           ("sandbox/outputs/t.csv", b"a,b")]:
+        for name, data in [
+            ("plots/002-640x480-100.png", b"second"),
+            ("plots/001-10x20-72.svg", b"<svg/>"),
+            ("sandbox/outputs/again.svg", b"<svg/>"),
+            ("sandbox/outputs/new.png", png),
+            ("sandbox/outputs/t.csv", b"a,b"),
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     plots, files = _read_artifacts(buffer.getvalue(), plotting=True)
     assert [(p.format, p.width, p.filename) for p in plots] == [
-        (FileType.SVG, 10, "/sandbox/outputs/again.svg"), (FileType.PNG, 640, None), (FileType.PNG, 7, "/sandbox/outputs/new.png")
+        (FileType.SVG, 10, "/sandbox/outputs/again.svg"),
+        (FileType.PNG, 640, None),
+        (FileType.PNG, 7, "/sandbox/outputs/new.png"),
     ]
     assert [(f.path, f.format, f.size) for f in files] == [("/sandbox/outputs/t.csv", FileType.CSV, 3)]
     plots, files = _read_artifacts(buffer.getvalue(), plotting=False)

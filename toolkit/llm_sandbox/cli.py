@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from llm_sandbox.exceptions import SandboxError
 
@@ -74,7 +75,7 @@ def _add_images(commands: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from llm_sandbox import create_session
 
-    code = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    code = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     with create_session(args.backend, lang=args.lang, execution_timeout=args.timeout) as session:
         result = session.run(
             code,

@@ -18,9 +18,20 @@ from llm_sandbox.backends.base import ContainerSpec
 
 CA_BUNDLE_IN_CONTAINER = "/etc/llm-sandbox/host-ca.crt"
 _PASSED_THROUGH = (
-    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST",
-    "npm_config_registry", "NPM_CONFIG_REGISTRY", "GOPROXY", "GONOSUMDB", "GOSUMDB",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "npm_config_registry",
+    "NPM_CONFIG_REGISTRY",
+    "GOPROXY",
+    "GONOSUMDB",
+    "GOSUMDB",
 )
 _CA_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 _DEFAULT_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
@@ -39,13 +50,24 @@ def host_package_settings() -> dict[str, str]:
     """Index and proxy settings of the host: environment first, then pip's config files (http(s) URLs only)."""
     settings = {name: os.environ[name] for name in _PASSED_THROUGH if os.environ.get(name)}
     parser = configparser.ConfigParser()
-    parser.read(["/etc/pip.conf", "/etc/xdg/pip/pip.conf", str(Path.home() / ".config/pip/pip.conf"),
-                 str(Path.home() / ".pip/pip.conf")])
-    for key, variable in (("index-url", "PIP_INDEX_URL"), ("extra-index-url", "PIP_EXTRA_INDEX_URL"),
-                          ("trusted-host", "PIP_TRUSTED_HOST")):
+    parser.read(
+        [
+            "/etc/pip.conf",
+            "/etc/xdg/pip/pip.conf",
+            str(Path.home() / ".config/pip/pip.conf"),
+            str(Path.home() / ".pip/pip.conf"),
+        ]
+    )
+    for key, variable in (
+        ("index-url", "PIP_INDEX_URL"),
+        ("extra-index-url", "PIP_EXTRA_INDEX_URL"),
+        ("trusted-host", "PIP_TRUSTED_HOST"),
+    ):
         if variable in settings or not parser.has_option("global", key):
             continue
-        values = [v for v in parser.get("global", key).split() if key == "trusted-host" or v.startswith("http")]
+        values = [
+            v for v in parser.get("global", key).split() if key == "trusted-host" or v.startswith("http")
+        ]
         if values:
             settings[variable] = " ".join(values)
     return settings

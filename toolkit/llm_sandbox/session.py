@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import secrets
-import shlex
 import socket
 import tarfile
 import tempfile
@@ -245,7 +244,9 @@ class Session:
         )
         started = time.monotonic()
         try:
-            self.backend.create_volume(self.packages_volume, {SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label()})
+            self.backend.create_volume(
+                self.packages_volume, {SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label()}
+            )
             container_id = self.backend.create(spec)
         except BaseException:
             self._remove_volume_quietly()
@@ -312,7 +313,9 @@ class Session:
 
     def _expire(self) -> None:
         self._expired = True
-        logger.info("session %s reached its session_timeout of %ss; closing", self.session_id, self.session_timeout)
+        logger.info(
+            "session %s reached its session_timeout of %ss; closing", self.session_id, self.session_timeout
+        )
         self.close()
 
     def __enter__(self) -> Session:
@@ -588,8 +591,14 @@ class Session:
         assert self.container_id is not None
         image = self._resolve_image()
         spec = installer_spec(
-            image, self.packages_volume, PACKAGES_DIR,
-            labels={SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label(), "llm-sandbox.role": "installer"},
+            image,
+            self.packages_volume,
+            PACKAGES_DIR,
+            labels={
+                SESSION_LABEL: self.session_id,
+                OWNER_LABEL: owner_label(),
+                "llm-sandbox.role": "installer",
+            },
             network=getattr(self.backend, "installer_network", None),
         )
         installer = self.backend.create(spec)
@@ -597,7 +606,10 @@ class Session:
             collector = OutputCollector(limit=self.max_output_bytes, errors="replace")
             try:
                 exit_code = self.backend.exec(
-                    installer, ["sh", "-c", command], user=SANDBOX_USER, on_output=collector,
+                    installer,
+                    ["sh", "-c", command],
+                    user=SANDBOX_USER,
+                    on_output=collector,
                     environment={"LLM_SANDBOX_PACKAGES": PACKAGES_DIR},
                     deadline=time.monotonic() + self.install_timeout,
                 )
@@ -626,7 +638,10 @@ class Session:
         data = buffer.getvalue()
         script = 'mkdir -p "$1" && head -c "$0" | tar -x -m --no-same-owner --no-same-permissions -C "$1"'
         self._exec_checked(
-            container_id, ["sh", "-c", script, str(len(data)), str(target.parent)], data, f"copying {src} to {dest}"
+            container_id,
+            ["sh", "-c", script, str(len(data)), str(target.parent)],
+            data,
+            f"copying {src} to {dest}",
         )
 
     def copy_from_runtime(self, src: str, dest: str) -> None:
@@ -661,8 +676,11 @@ class Session:
         script = '[ -e "$0/$1" ] || exit 44; tar -c -C "$0" -- "$1"'
         collector = OutputCollector(limit=1 << 62)
         code = self.backend.exec(
-            container_id, ["sh", "-c", script, str(target.parent), target.name], user=self._exec_user(),
-            on_output=collector, deadline=time.monotonic() + self._timeout(None, None),
+            container_id,
+            ["sh", "-c", script, str(target.parent), target.name],
+            user=self._exec_user(),
+            on_output=collector,
+            deadline=time.monotonic() + self._timeout(None, None),
         )
         if code == 44:
             raise FileNotFoundError(f"{path} does not exist in the sandbox")
@@ -671,7 +689,11 @@ class Session:
         data = bytes(collector.stdout.kept)
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             first = archive.next()
-            stat = {"name": target.name, "size": first.size if first else 0, "mode": first.mode if first else 0}
+            stat = {
+                "name": target.name,
+                "size": first.size if first else 0,
+                "mode": first.mode if first else 0,
+            }
         return data, stat
 
     def _exec_checked(
@@ -679,8 +701,13 @@ class Session:
     ) -> None:
         collector = OutputCollector()
         code = self.backend.exec(
-            container_id, argv, stdin=stdin, user=user or self._exec_user(), workdir=self.workdir,
-            on_output=collector, deadline=time.monotonic() + self._timeout(None, None),
+            container_id,
+            argv,
+            stdin=stdin,
+            user=user or self._exec_user(),
+            workdir=self.workdir,
+            on_output=collector,
+            deadline=time.monotonic() + self._timeout(None, None),
         )
         if code != 0:
             raise ContainerError(f"{what} failed (exit {code}): {collector.stderr.text()[-500:]}")
@@ -697,19 +724,40 @@ class Session:
         assert self.container_id is not None
         archive = self._exec_output(
             self.container_id,
-            ["sh", "-c", 'tar -c -C "$0" --transform "s,^\\.,workdir," . -C / "${1#/}"', self.workdir, PACKAGES_DIR],
+            [
+                "sh",
+                "-c",
+                'tar -c -C "$0" --transform "s,^\\.,workdir," . -C / "${1#/}"',
+                self.workdir,
+                PACKAGES_DIR,
+            ],
             "saving the session state",
         )
-        spec = ContainerSpec(image=self._resolve_image(), command=list(KEEPER_COMMAND),
-                             labels={SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label()},
-                             options={"user": "0:0", "network_mode": "none", "cap_drop": ["ALL"],
-                                      "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
-                                      "security_opt": ["no-new-privileges"]})
+        spec = ContainerSpec(
+            image=self._resolve_image(),
+            command=list(KEEPER_COMMAND),
+            labels={SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label()},
+            options={
+                "user": "0:0",
+                "network_mode": "none",
+                "cap_drop": ["ALL"],
+                "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+                "security_opt": ["no-new-privileges"],
+            },
+        )
         helper = self.backend.create(spec)
         try:
-            script = 'mkdir -p "$1" && head -c "$0" | tar -x -C / --transform "s,^workdir,${1#/}," && chown -R 1000:1000 "$1"'
-            self._exec_checked(helper, ["sh", "-c", script, str(len(archive)), COMMITTED_WORKDIR], archive,
-                               "restoring the session state for commit", user="0:0")
+            script = (
+                'mkdir -p "$1" && head -c "$0" | tar -x -C / --transform "s,^workdir,${1#/},"'
+                ' && chown -R 1000:1000 "$1"'
+            )
+            self._exec_checked(
+                helper,
+                ["sh", "-c", script, str(len(archive)), COMMITTED_WORKDIR],
+                archive,
+                "restoring the session state for commit",
+                user="0:0",
+            )
             repository = f"llm-sandbox-commit/{self.lang}"
             self.backend.commit(helper, repository, self.session_id)
             self.committed_image = f"{repository}:{self.session_id}"
@@ -722,13 +770,19 @@ class Session:
         self._exec_checked(
             self.container_id,
             ["sh", "-c", '[ ! -d "$0" ] || cp -a "$0/." "$1/"', COMMITTED_WORKDIR, self.workdir],
-            b"", "restoring the committed workdir",
+            b"",
+            "restoring the committed workdir",
         )
 
     def _exec_output(self, container_id: str, argv: list[str], what: str) -> bytes:
         collector = OutputCollector(limit=1 << 62)
-        code = self.backend.exec(container_id, argv, user=self._exec_user(), on_output=collector,
-                                 deadline=time.monotonic() + self._timeout(None, None))
+        code = self.backend.exec(
+            container_id,
+            argv,
+            user=self._exec_user(),
+            on_output=collector,
+            deadline=time.monotonic() + self._timeout(None, None),
+        )
         if code != 0:
             raise ContainerError(f"{what} failed (exit {code}): {collector.stderr.text()[-500:]}")
         return bytes(collector.stdout.kept)
@@ -739,14 +793,24 @@ class SandboxDockerSession(Session):
 
     backend_name = "docker"
 
-    def __init__(self, client: Any = None, image: str | None = None, dockerfile: str | None = None,
-                 lang: str = SupportedLanguage.PYTHON, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        client: Any = None,
+        image: str | None = None,
+        dockerfile: str | None = None,
+        lang: str = SupportedLanguage.PYTHON,
+        **kwargs: Any,
+    ) -> None:
         from llm_sandbox.backends.docker import DockerBackend
 
-        super().__init__(DockerBackend(client) if client is not None else None, image, dockerfile, lang, **kwargs)
+        super().__init__(
+            DockerBackend(client) if client is not None else None, image, dockerfile, lang, **kwargs
+        )
 
 
-def create_session(backend: SandboxBackend | str = SandboxBackend.DOCKER, *args: Any, **kwargs: Any) -> Session:
+def create_session(
+    backend: SandboxBackend | str = SandboxBackend.DOCKER, *args: Any, **kwargs: Any
+) -> Session:
     """Create a session for ``backend`` (``docker``, ``podman``, ``kubernetes``, ``micromamba``).
 
     Open it with ``with`` (or ``open()``/``close()``).
@@ -936,10 +1000,18 @@ def _read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list
             if match:
                 if plotting and encoded is not None:
                     order, width, height, dpi, ext = match.groups()
-                    plots.append((int(order), PlotOutput(
-                        format=FileType.from_filename(f"x.{ext}"), content_base64=encoded,
-                        width=int(width) or None, height=int(height) or None, dpi=int(dpi) or None,
-                    )))
+                    plots.append(
+                        (
+                            int(order),
+                            PlotOutput(
+                                format=FileType.from_filename(f"x.{ext}"),
+                                content_base64=encoded,
+                                width=int(width) or None,
+                                height=int(height) or None,
+                                dpi=int(dpi) or None,
+                            ),
+                        )
+                    )
                 continue
             path = "/" + name.lstrip("/")
             kind = FileType.from_filename(path)
@@ -966,8 +1038,8 @@ def _image_size(data: bytes) -> tuple[int | None, int | None]:
 
 __all__ = [
     "ArtifactSandboxSession",
-    "Session",
     "SandboxDockerSession",
     "SandboxSession",
+    "Session",
     "create_session",
 ]

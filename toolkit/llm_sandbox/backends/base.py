@@ -22,7 +22,7 @@ OutputCallback = Callable[[int, bytes], None]
 """Receives ``(stream, chunk)`` with stream ``STDOUT`` or ``STDERR`` as output arrives."""
 
 
-class ExecDeadlineExceeded(Exception):  # noqa: N818 - internal signal, never reaches users
+class ExecDeadlineExceeded(Exception):
     """Raised by ``Backend.exec`` when its deadline passed; the stream has been closed.
 
     The session reacts by killing the processes in the sandbox and raising

@@ -41,8 +41,11 @@ import sys
 from typing import Any
 from urllib.parse import unquote
 
+import docker
+import docker.errors
+
 from llm_sandbox.backends.base import STDERR, ContainerSpec, OutputCallback
-from llm_sandbox.backends.docker import DockerBackend, _translate, docker
+from llm_sandbox.backends.docker import DockerBackend, _translate
 from llm_sandbox.const import SupportedLanguage
 from llm_sandbox.exceptions import ContainerError, ImageNotFoundError, ValidationError
 from llm_sandbox.session import SandboxDockerSession, Session
@@ -274,9 +277,8 @@ def load_from_docker(image: str, podman_client: Any = None, docker_client: Any =
         for _ in target.api.load_image(stream):
             pass
     if _image_id(target, image) is None:
-        raise ContainerError(
-            f"Podman did not keep {image} after loading it; try `docker save {image} | podman load`"
-        )
+        hint = f"try `docker save {image} | podman load`"
+        raise ContainerError(f"Podman did not keep {image} after loading it; {hint}")
     return image
 
 

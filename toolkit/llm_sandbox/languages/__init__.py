@@ -59,7 +59,9 @@ class LanguageHandlerFactory:
         return get_language(language, logger)
 
     @staticmethod
-    def register_handler(name: str, handler_class: type[AbstractLanguageHandler], config: LanguageConfig) -> None:
+    def register_handler(
+        name: str, handler_class: type[AbstractLanguageHandler], config: LanguageConfig
+    ) -> None:
         register_language(config if config.name == name else _renamed(config, name), handler_class)
 
     @staticmethod

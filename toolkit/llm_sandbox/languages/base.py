@@ -16,7 +16,9 @@ from llm_sandbox.exceptions import LibraryInstallationNotSupportedError, Validat
 
 # pip/npm/gem/R/Go/Debian package specs: a name, optional scope or path, optional version constraint.
 # No whitespace, quotes, shell metacharacters or leading dashes (which would be options).
-_SAFE_LIBRARY = re.compile(r"^(?!-)[A-Za-z0-9@._/+:~\[\],-]+(?:(?:==|>=|<=|~=|!=|>|<|@)[A-Za-z0-9._*+!,-]+)?$")
+_SAFE_LIBRARY = re.compile(
+    r"^(?!-)[A-Za-z0-9@._/+:~\[\],-]+(?:(?:==|>=|<=|~=|!=|>|<|@)[A-Za-z0-9._*+!,-]+)?$"
+)
 
 
 @dataclass(frozen=True)

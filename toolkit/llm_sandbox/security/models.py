@@ -160,10 +160,7 @@ class Violation(BaseModel):
         return self.rule
 
     def __str__(self) -> str:
-        if self.line is not None:
-            where = f"line {self.line}"
-        else:
-            where = "libraries" if self.kind == "library" else "code"
+        where = f"line {self.line}" if self.line is not None else "libraries" if self.kind == "library" else "code"
         what = {
             "module": f"restricted module {self.rule!r}",
             "pattern": f"pattern {self.rule!r}",
