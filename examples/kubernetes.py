@@ -15,9 +15,15 @@ or pushed to your registry (then set ``LLM_SANDBOX_K8S_IMAGE``). See docs/kubern
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
-from llm_sandbox import SandboxBackend, SandboxTimeoutError, create_session
-from llm_sandbox.backends.kubernetes import apply_network_policy, connect
+# Run as a script, this file's folder is first on the import path, where this file would shadow the
+# `kubernetes` package it uses; drop that folder.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from llm_sandbox import SandboxBackend, SandboxTimeoutError, create_session  # noqa: E402
+from llm_sandbox.backends.kubernetes import apply_network_policy, connect  # noqa: E402
 
 NAMESPACE = os.environ.get("LLM_SANDBOX_K8S_NAMESPACE", "default")
 IMAGE = os.environ.get("LLM_SANDBOX_K8S_IMAGE", "llm-sandbox/python:latest")
@@ -43,7 +49,7 @@ def main() -> None:
             "spec": {"containers": [{"resources": {"limits": {"memory": "512Mi"}}}]},
         },
     ) as session:
-        print("pod:", session.pod_name)
+        print("pod:", session.container_id)
 
         result = session.run("import os, platform\nprint(os.environ['GREETING'], 'from', platform.node())")
         print(result.stdout, end="")
@@ -53,8 +59,9 @@ def main() -> None:
 
         session.run("open('report.txt', 'w').write('written in the pod\\n')")
         session.copy_from_runtime("report.txt", "report-from-pod.txt")
-        print("copied back:", open("report-from-pod.txt").read().strip())
-        os.remove("report-from-pod.txt")
+        copied = Path("report-from-pod.txt")
+        print("copied back:", copied.read_text().strip())
+        copied.unlink()
 
         try:
             session.run("import time\ntime.sleep(60)", timeout=2)

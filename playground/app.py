@@ -42,7 +42,6 @@ from llm_sandbox.data import ExecutionResult
 from llm_sandbox.exceptions import SandboxError, SandboxTimeoutError, SecurityViolationError
 from llm_sandbox.security import get_security_policy, list_security_policies
 from llm_sandbox.tooltext import MODEL_FIXABLE_ERRORS, format_error, human_size
-
 from playground.live import LiveRouter
 from playground.models import ModelChoice, resolve_model
 from playground.options import PlaygroundConfig
@@ -79,7 +78,11 @@ EXAMPLES = {
     ),
     "go": 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("Hello from Go")\n}\n',
     "ruby": 'puts "Hello from Ruby #{RUBY_VERSION}"\n',
-    "r": 'x <- seq(0, 2 * pi, length.out = 100)\ncat("mean of sin(x):", mean(sin(x)), "\\n")\nplot(x, sin(x), type = "l")\n',
+    "r": (
+        "x <- seq(0, 2 * pi, length.out = 100)\n"
+        'cat("mean of sin(x):", mean(sin(x)), "\\n")\n'
+        'plot(x, sin(x), type = "l")\n'
+    ),
 }
 
 SYSTEM_PROMPT = (
@@ -134,6 +137,7 @@ class TabState:
     files: dict[str, str] = field(default_factory=dict)
     """Sandbox path → host copy, latest version of each."""
     counter: int = 0
+    stop_requested: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_number(self) -> int:
@@ -211,9 +215,7 @@ class Playground:
         runtime["nano_cpus"] = int(settings.cpus * 1_000_000_000)
         options["runtime_configs"] = runtime
         options["execution_timeout"] = settings.timeout
-        options["security_policy"] = (
-            get_security_policy(settings.security_policy) if settings.security_policy else None
-        )
+        options["security_policy"] = get_security_policy(settings.security_policy) if settings.security_policy else None
         session = ArtifactSandboxSession(settings.backend, lang=lang, **options)
         tab.applied[lang] = settings
         return session
@@ -289,6 +291,8 @@ class Playground:
             return
         new_plots = self.keep_artifacts(tab, result, f"code tab ({lang})")
         status = _result_line(result, len(new_plots))
+        if live.finished is not None and live.finished.cancelled:
+            status = f"**Stopped:** the run was interrupted (the sandbox and its files stay) · {status}"
         yield result.stdout, result.stderr, status, tab.gallery(), tab.file_list()
 
     # -- Chat tab --------------------------------------------------------------------------------
@@ -311,6 +315,7 @@ class Playground:
         tab.messages.append(HumanMessage(text))
         yield tab.display, "", tab.gallery(), tab.file_list()
         config: dict[str, Any] = {"configurable": {"sandbox_session_key": tab.key}}
+        tab.stop_requested = False
         for _ in range(self.config.max_steps):
             reply: Any = None
             shown: dict[str, Any] | None = None
@@ -324,6 +329,8 @@ class Playground:
                             tab.display.append(shown)
                         shown["content"] = words
                         yield tab.display, "", tab.gallery(), tab.file_list()
+                    if tab.stop_requested:
+                        break
             except Exception as exc:  # the model's endpoint failed: tell the user, keep the tab usable
                 tab.display.append({"role": "assistant", "content": f"**The model failed:** {exc}"})
                 if tab.messages and isinstance(tab.messages[-1], HumanMessage):
@@ -331,30 +338,49 @@ class Playground:
                 yield tab.display, "", tab.gallery(), tab.file_list()
                 return
             answer = _as_message(reply) if reply is not None else AIMessage(content="")
+            if tab.stop_requested:  # keep what was said, drop tool calls that will not run
+                tab.messages.append(AIMessage(content=_text_of(answer.content)))
+                tab.display.append({"role": "assistant", "content": "(stopped)"})
+                yield tab.display, "", tab.gallery(), tab.file_list()
+                return
             tab.messages.append(answer)
             if not answer.tool_calls:
                 if shown is None:
                     tab.display.append({"role": "assistant", "content": _text_of(answer.content) or "(no answer)"})
                 yield tab.display, "", tab.gallery(), tab.file_list()
                 return
-            stop = False
+            halt = ""
             for call in answer.tool_calls:
-                if stop:  # every tool call needs its answer, even after a failure
+                if halt:  # every tool call needs its answer, even the ones not run
                     tab.messages.append(
-                        ToolMessage(content="error: not run", tool_call_id=call["id"], name=call["name"])
+                        ToolMessage(content=f"error: not run ({halt})", tool_call_id=call["id"], name=call["name"])
                     )
                     continue
                 outcome: dict[str, Any] = {}
-                async for update in self._tool_step(tab, call, config, outcome):
+                async for update in self._tool_step(tab, dict(call), config, outcome):
                     yield update
                 tab.messages.append(outcome["message"])
-                stop = bool(outcome.get("infrastructure"))
-            if stop:
+                if outcome.get("infrastructure"):
+                    halt = "the sandbox failed"
+                elif tab.stop_requested:
+                    halt = "stopped by the user"
+            if halt:
+                if tab.stop_requested:
+                    tab.display.append({"role": "assistant", "content": "(stopped)"})
+                    yield tab.display, "", tab.gallery(), tab.file_list()
                 return
-        tab.display.append(
-            {"role": "assistant", "content": f"(stopped after {self.config.max_steps} model turns)"}
-        )
+        tab.display.append({"role": "assistant", "content": f"(stopped after {self.config.max_steps} model turns)"})
         yield tab.display, "", tab.gallery(), tab.file_list()
+
+    def stop_chat(self, request: gr.Request) -> None:
+        """The chat's Stop: interrupt the running tool call and end the turn (the sandbox stays)."""
+        tab = self.tab(request)
+        tab.stop_requested = True
+        self.manager.interrupt(tab.key)
+
+    def stop_code(self, request: gr.Request) -> None:
+        """The Code tab's Stop: kill what runs in the tab's sandbox (its files stay)."""
+        self.manager.interrupt(self.tab(request).key)
 
     async def _tool_step(
         self, tab: TabState, call: dict[str, Any], config: dict[str, Any], outcome: dict[str, Any]
@@ -368,7 +394,7 @@ class Playground:
             args["language"] = tab.settings.chat_language  # the tab's chat language fills the default
         language = str(args.get("language") or tab.settings.chat_language)
         step_id = f"step-{tab.next_number()}"
-        title = f"🛠️ {name} · {language}" if name == "run_code" else f"🛠️ {name}"
+        title = f"{name} · {language}" if name == "run_code" else name
         step: dict[str, Any] = {
             "role": "assistant",
             "content": _render_step(name, args, language, "", "", "running…"),
@@ -413,9 +439,7 @@ class Playground:
         if isinstance(artifact, ExecutionResult):
             plots = self.keep_artifacts(tab, artifact, f"chat ({language})")
             footer = _result_line(artifact, len(plots), markdown=True)
-            step["content"] = _render_step(
-                name, args, language, artifact.stdout, artifact.stderr, footer, plots=plots
-            )
+            step["content"] = _render_step(name, args, language, artifact.stdout, artifact.stderr, footer, plots=plots)
             log = f"exit code {artifact.exit_code}"
             duration = artifact.duration if artifact.duration is not None else duration
         else:
@@ -499,8 +523,7 @@ class Playground:
             lines.append(
                 f"- **{info.language}** · container `{(info.container_id or '?')[:12]}` · {info.state} · "
                 f"open {_ago(info.age)}, idle {_ago(info.idle)} · {info.run_count} run"
-                f"{'s' if info.run_count != 1 else ''}"
-                + (f" · {applied.summary()}" if applied else "")
+                f"{'s' if info.run_count != 1 else ''}" + (f" · {applied.summary()}" if applied else "")
             )
             if info.state != "open":
                 continue
@@ -538,145 +561,165 @@ class Playground:
         target.write_bytes(data)
         return str(target), f"{path}: {human_size(len(data))}"
 
+    def clear_chat(self, request: gr.Request) -> None:
+        """The chatbot's clear button: a new conversation (the sandbox and its files stay)."""
+        tab = self.tab(request)
+        tab.messages.clear()
+        tab.display.clear()
+
     def on_unload(self, request: gr.Request) -> None:
         if request is not None and request.session_hash:
             self.close_tab(request.session_hash)
 
     # -- layout ----------------------------------------------------------------------------------
     def build(self) -> gr.Blocks:
-        config = self.config
-        policies = [NO_POLICY, *list_security_policies()]
+        """The Blocks: tabs on the left, the plot gallery and returned files on the right."""
+        ui: dict[str, Any] = {}
         with gr.Blocks(title="LLM Sandbox playground") as demo:
             gr.Markdown(
-                f"## LLM Sandbox playground\nModel: **{self.model.label}** · sandboxes: **{config.backend}**, "
-                "one per browser tab, no network · chat tool calls and the Code tab share the tab's sandbox",
+                f"## LLM Sandbox playground\nModel: **{self.model.label}** · sandboxes: "
+                f"**{self.config.backend}**, one per browser tab, no network · the chat's tool calls and the "
+                "Code tab share the tab's sandbox",
                 elem_id="header",
             )
             with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    with gr.Tabs():
-                        with gr.Tab("Chat", id="chat"):
-                            if not self.model.available:
-                                gr.Markdown(self.model.problem or "", elem_id="model-help")
-                            chatbot = gr.Chatbot(
-                                elem_id="chatbot",
-                                label="Conversation",
-                                height=520,
-                                placeholder=(
-                                    "Ask for something that needs code, e.g. *plot a histogram of 1000 normal "
-                                    "samples and print their mean*."
-                                    if self.model.available
-                                    else "The chat needs a model: see above."
-                                ),
-                            )
-                            with gr.Row():
-                                chat_input = gr.Textbox(
-                                    elem_id="chat-input",
-                                    show_label=False,
-                                    placeholder="Message the model (Enter to send)"
-                                    if self.model.available
-                                    else "No model configured: see above",
-                                    scale=5,
-                                    submit_btn=True,
-                                )
-                                chat_stop = gr.Button("Stop", elem_id="chat-stop", scale=1, min_width=80)
-                        with gr.Tab("Code", id="code"):
-                            with gr.Row():
-                                language = gr.Dropdown(
-                                    LANGUAGES, value=config.lang, label="Language", elem_id="language", scale=2
-                                )
-                                run_button = gr.Button("Run", variant="primary", elem_id="run-button", scale=1)
-                                stop_button = gr.Button("Stop", elem_id="stop-button", scale=1)
-                            code = gr.Code(
-                                value=EXAMPLES.get(config.lang, ""),
-                                language=_EDITOR_LANGUAGES.get(config.lang),  # type: ignore[arg-type]
-                                label="Code",
-                                elem_id="code-input",
-                                lines=14,
-                                interactive=True,
-                            )
-                            status = gr.Markdown(elem_id="run-status")
-                            stdout = gr.Textbox(
-                                label="stdout", elem_id="stdout", lines=6, max_lines=20, interactive=False
-                            )
-                            stderr = gr.Textbox(
-                                label="stderr", elem_id="stderr", lines=3, max_lines=12, interactive=False
-                            )
-                        with gr.Tab("Settings", id="settings") as settings_tab:
-                            gr.Markdown(
-                                "Settings of **this tab's** sandbox. They apply when a sandbox opens: press "
-                                "**New sandbox** to apply them now."
-                            )
-                            with gr.Row():
-                                backend = gr.Dropdown(
-                                    BACKENDS, value=config.backend, label="Backend", elem_id="backend"
-                                )
-                                chat_language = gr.Dropdown(
-                                    LANGUAGES,
-                                    value=config.lang,
-                                    label="Chat language (the model's default)",
-                                    elem_id="chat-language",
-                                )
-                                policy = gr.Dropdown(
-                                    policies,
-                                    value=config.security_policy or NO_POLICY,
-                                    label="Security preset",
-                                    elem_id="security-policy",
-                                )
-                            with gr.Row():
-                                memory = gr.Textbox(value=config.memory, label="Memory limit", elem_id="memory")
-                                cpus = gr.Number(value=config.cpus, label="CPUs", elem_id="cpus", minimum=0.1)
-                                timeout = gr.Number(
-                                    value=config.timeout, label="Timeout per run (s)", elem_id="timeout", minimum=1
-                                )
-                            settings_note = gr.Markdown(elem_id="settings-note")
-                            with gr.Row():
-                                reset_button = gr.Button("New sandbox", variant="stop", elem_id="reset-button")
-                                refresh_button = gr.Button("Refresh", elem_id="refresh-button")
-                            reset_note = gr.Markdown(elem_id="reset-note")
-                            session_info = gr.Markdown(elem_id="session-info")
-                            session_files = gr.Dataframe(
-                                headers=["language", "path", "kind", "size"],
-                                value=[],
-                                label="Files in the sandbox",
-                                elem_id="session-files",
-                                interactive=False,
-                                wrap=True,
-                            )
-                            with gr.Row():
-                                download_path = gr.Textbox(
-                                    label="Download a sandbox file", placeholder="/sandbox/...", scale=3,
-                                    elem_id="download-path",
-                                )
-                                download_button = gr.Button("Download", elem_id="download-button", scale=1)
-                            download_note = gr.Markdown()
-                            download_file = gr.File(label="Download", elem_id="download-file", interactive=False)
+                with gr.Column(scale=3), gr.Tabs():
+                    with gr.Tab("Chat", id="chat"):
+                        self._chat_tab(ui)
+                    with gr.Tab("Code", id="code"):
+                        self._code_tab(ui)
+                    with gr.Tab("Settings", id="settings") as ui["settings_tab"]:
+                        self._settings_tab(ui)
                 with gr.Column(scale=2):
-                    gallery = gr.Gallery(
-                        label="Plots of this tab", elem_id="plots", columns=2, height=420, object_fit="contain"
+                    ui["gallery"] = gr.Gallery(
+                        label="Plots of this tab",
+                        elem_id="plots",
+                        columns=2,
+                        height=420,
+                        object_fit="contain",
+                        buttons=["download", "fullscreen"],
                     )
-                    files = gr.File(
-                        label="Files the code returned", elem_id="files", file_count="multiple", interactive=False
+                    ui["files"] = gr.File(
+                        label="Files the code returned",
+                        elem_id="files",
+                        file_count="multiple",
+                        interactive=False,
                     )
-
-            run_event = run_button.click(
-                self.run_code, [code, language], [stdout, stderr, status, gallery, files]
-            )
-            stop_button.click(None, None, None, cancels=[run_event])
-            language.change(_switch_language, [language, code], [code])
-            chat_event = chat_input.submit(self.chat, [chat_input], [chatbot, chat_input, gallery, files])
-            chat_stop.click(None, None, None, cancels=[chat_event])
-            settings_inputs = [backend, chat_language, memory, cpus, timeout, policy]
-            for component in settings_inputs:
-                component.change(self.update_settings, settings_inputs, [settings_note])
-            reset_button.click(
-                self.reset, [language], [chatbot, stdout, stderr, reset_note, session_info, session_files]
-            )
-            refresh_button.click(self.refresh, None, [session_info, session_files])
-            settings_tab.select(self.refresh, None, [session_info, session_files])
-            download_button.click(self.download, [download_path, language], [download_file, download_note])
-            demo.unload(self.on_unload)
+            self._wire(demo, ui)
         return demo
+
+    def _chat_tab(self, ui: dict[str, Any]) -> None:
+        available = self.model.available
+        if not available:
+            gr.Markdown(self.model.problem or "", elem_id="model-help")
+        ui["chatbot"] = gr.Chatbot(
+            elem_id="chatbot",
+            label="Conversation",
+            height=640,
+            buttons=["copy", "copy_all"],
+            placeholder=(
+                "Ask for something that needs code, e.g. *plot a histogram of 1000 normal samples and "
+                "print their mean*."
+                if available
+                else "The chat needs a model: see above."
+            ),
+        )
+        with gr.Row():
+            ui["chat_input"] = gr.Textbox(
+                elem_id="chat-input",
+                show_label=False,
+                placeholder="Message the model (Enter to send)" if available else "No model configured",
+                scale=5,
+                submit_btn=True,
+            )
+            ui["chat_stop"] = gr.Button("Stop", elem_id="chat-stop", scale=1, min_width=80)
+
+    def _code_tab(self, ui: dict[str, Any]) -> None:
+        lang = self.config.lang
+        with gr.Row():
+            ui["language"] = gr.Dropdown(LANGUAGES, value=lang, label="Language", elem_id="language", scale=2)
+            ui["run"] = gr.Button("Run", variant="primary", elem_id="run-button", scale=1)
+            ui["stop"] = gr.Button("Stop", elem_id="stop-button", scale=1)
+        ui["code"] = gr.Code(
+            value=EXAMPLES.get(lang, ""),
+            language=_EDITOR_LANGUAGES.get(lang),  # type: ignore[arg-type]
+            label="Code",
+            elem_id="code-input",
+            lines=14,
+            interactive=True,
+        )
+        ui["status"] = gr.Markdown(elem_id="run-status")
+        ui["stdout"] = gr.Textbox(label="stdout", elem_id="stdout", lines=6, max_lines=20, interactive=False)
+        ui["stderr"] = gr.Textbox(label="stderr", elem_id="stderr", lines=3, max_lines=12, interactive=False)
+
+    def _settings_tab(self, ui: dict[str, Any]) -> None:
+        config = self.config
+        gr.Markdown(
+            "Settings of **this browser tab's** sandbox. They apply when a sandbox opens: press "
+            "**New sandbox** to apply them now."
+        )
+        with gr.Row():
+            ui["backend"] = gr.Dropdown(BACKENDS, value=config.backend, label="Backend", elem_id="backend")
+            ui["chat_language"] = gr.Dropdown(
+                LANGUAGES, value=config.lang, label="Chat language (the model's default)", elem_id="chat-language"
+            )
+            ui["policy"] = gr.Dropdown(
+                [NO_POLICY, *list_security_policies()],
+                value=config.security_policy or NO_POLICY,
+                label="Security preset",
+                elem_id="security-policy",
+            )
+        with gr.Row():
+            ui["memory"] = gr.Textbox(value=config.memory, label="Memory limit", elem_id="memory")
+            ui["cpus"] = gr.Number(value=config.cpus, label="CPUs", elem_id="cpus", minimum=0.1)
+            ui["timeout"] = gr.Number(value=config.timeout, label="Timeout per run (s)", elem_id="timeout", minimum=1)
+        ui["settings_note"] = gr.Markdown(elem_id="settings-note")
+        with gr.Row():
+            ui["reset"] = gr.Button("New sandbox", variant="stop", elem_id="reset-button")
+            ui["refresh"] = gr.Button("Refresh", elem_id="refresh-button")
+        ui["reset_note"] = gr.Markdown(elem_id="reset-note")
+        ui["session_info"] = gr.Markdown(elem_id="session-info")
+        ui["session_files"] = gr.Dataframe(
+            headers=["language", "path", "kind", "size"],
+            value=[],
+            label="Files in the sandbox (working directory)",
+            elem_id="session-files",
+            interactive=False,
+            wrap=True,
+        )
+        with gr.Row():
+            ui["download_path"] = gr.Textbox(
+                label="Download a sandbox file", placeholder="/sandbox/...", scale=3, elem_id="download-path"
+            )
+            ui["download"] = gr.Button("Download", elem_id="download-button", scale=1)
+        ui["download_note"] = gr.Markdown()
+        ui["download_file"] = gr.File(label="Download", elem_id="download-file", interactive=False)
+
+    def _wire(self, demo: gr.Blocks, ui: dict[str, Any]) -> None:
+        artifacts = [ui["gallery"], ui["files"]]
+        ui["run"].click(
+            self.run_code, [ui["code"], ui["language"]], [ui["stdout"], ui["stderr"], ui["status"], *artifacts]
+        )
+        ui["stop"].click(self.stop_code, None, None)
+        ui["language"].change(_switch_language, [ui["language"], ui["code"]], [ui["code"]])
+        ui["chat_input"].submit(self.chat, [ui["chat_input"]], [ui["chatbot"], ui["chat_input"], *artifacts])
+        ui["chat_stop"].click(self.stop_chat, None, None)
+        ui["chatbot"].clear(self.clear_chat)
+        settings = [ui[name] for name in ("backend", "chat_language", "memory", "cpus", "timeout", "policy")]
+        for component in settings:
+            component.change(self.update_settings, settings, [ui["settings_note"]])
+        view = [ui["session_info"], ui["session_files"]]
+        ui["reset"].click(
+            self.reset,
+            [ui["language"]],
+            [ui["chatbot"], ui["stdout"], ui["stderr"], ui["reset_note"], *view],
+        )
+        ui["refresh"].click(self.refresh, None, view)
+        ui["settings_tab"].select(self.refresh, None, view)
+        ui["download"].click(
+            self.download, [ui["download_path"], ui["language"]], [ui["download_file"], ui["download_note"]]
+        )
+        demo.unload(self.on_unload)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -706,7 +749,7 @@ def _error_title(exc: BaseException) -> str:
 
 
 def _result_line(result: ExecutionResult, plots: int, *, markdown: bool = False) -> str:
-    ok = "✅" if result.exit_code == 0 else "❌"
+    ok = "✓" if result.exit_code == 0 else "✗"
     parts = [f"{ok} exit code {result.exit_code}"]
     if result.duration is not None:
         parts.append(f"{result.duration:.2f} s")
@@ -823,5 +866,3 @@ def serve(config: PlaygroundConfig) -> None:
         with contextlib.suppress(Exception):
             demo.close()
         playground.close()
-
-

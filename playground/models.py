@@ -93,9 +93,7 @@ def resolve_model(spec: str | None = None, env: Mapping[str, str] | None = None)
     try:
         return maker(rest.strip(), env)
     except Exception as exc:  # a broken configuration must not take the playground down
-        return ModelChoice(
-            None, "no model", f"**The model `{spec}` could not be set up:** {exc}\n\n{HOW_TO_CONFIGURE}"
-        )
+        return ModelChoice(None, "no model", f"**The model `{spec}` could not be set up:** {exc}\n\n{HOW_TO_CONFIGURE}")
 
 
 def _missing(package: str, spec: str, exc: ImportError) -> ModelChoice:

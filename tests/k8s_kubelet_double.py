@@ -113,7 +113,7 @@ class FakeCluster:
     async def _start(self) -> str:
         self.emulator = kmock.KubernetesEmulator()
         for resource in ("v1/pods", "v1/events", "v1/namespaces", "networking.k8s.io/v1/networkpolicies"):
-            self.emulator.resources[resource] = {}  # served (and listable) even while empty
+            self.emulator.resources[resource] = kmock.ResourceInfo()  # served (and listable) while empty
         await self.emulator.__aenter__()
         self._runner = aiohttp.web.ServerRunner(aiohttp.web.Server(self._handle, access_log=None))
         await self._runner.setup()
@@ -132,7 +132,7 @@ class FakeCluster:
         return k8s.ApiClient(configuration)
 
     @property
-    def api(self) -> k8s.CoreV1Api:
+    def api(self) -> Any:  # a CoreV1Api; typed Any since its stubs do not admit the dict bodies it accepts
         """A fresh ``CoreV1Api`` for this cluster (the official client, over loopback HTTP)."""
         return k8s.CoreV1Api(self.api_client())
 
@@ -222,7 +222,7 @@ class FakeCluster:
                 self._sync(api)
             self._stop.wait(0.05)
 
-    def _sync(self, api: k8s.CoreV1Api) -> None:
+    def _sync(self, api: Any) -> None:
         response = api.list_pod_for_all_namespaces(_preload_content=False)
         pods = {(p["metadata"].get("namespace") or "default", p["metadata"]["name"]): p
                 for p in json.loads(response.data).get("items") or []}
@@ -235,7 +235,7 @@ class FakeCluster:
             if key not in self.containers and not (pod.get("status") or {}).get("phase"):
                 self._start_pod(api, *key, pod)
 
-    def _start_pod(self, api: k8s.CoreV1Api, namespace: str, name: str, pod: dict[str, Any]) -> None:
+    def _start_pod(self, api: Any, namespace: str, name: str, pod: dict[str, Any]) -> None:
         spec = pod["spec"]
         main = spec["containers"][0]
         image = main["image"]
@@ -262,9 +262,9 @@ class FakeCluster:
         tmpfs = {}
         volumes = {v["name"]: v for v in spec.get("volumes") or []}
         for mount in main.get("volumeMounts") or []:
-            # emptyDirs are writable for the pod's user (kubelet: mode 0777, group fsGroup)
+            # like the kubelet's emptyDirs: owned by root, group fsGroup, mode 2777 (set after start), exec allowed
             size = (volumes.get(mount["name"], {}).get("emptyDir") or {}).get("sizeLimit") or "1Gi"
-            tmpfs[mount["mountPath"]] = f"size={_bytes(size)},uid={uid or 0},gid={owner or 0},mode=0777"
+            tmpfs[mount["mountPath"]] = f"size={_bytes(size)},uid=0,gid={owner or 0},exec"
         limits = (main.get("resources") or {}).get("limits") or {}
         role = (pod["metadata"].get("labels") or {}).get("llm-sandbox.role")
         no_new_privileges = security.get("allowPrivilegeEscalation") is False
@@ -288,6 +288,8 @@ class FakeCluster:
             options["nano_cpus"] = int(float(cpu[:-1]) * 1e6) if cpu.endswith("m") else int(float(cpu) * 1e9)
         command = (main.get("command") or []) + (main.get("args") or [])
         container = self.docker.containers.run(image, command or None, detach=True, **options)
+        if tmpfs:  # Docker copies the image's directory mode onto a tmpfs; root owns it and may chmod
+            container.exec_run(["chmod", "2777", *tmpfs], user="0")
         self.containers[(namespace, name)] = container.id
         api.patch_namespaced_pod_status(name, namespace, {"status": {
             "phase": "Running",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from llm_sandbox import create_session
-from llm_sandbox.session import SESSION_LABEL, Session
+from llm_sandbox.session import OWNER_LABEL, SESSION_LABEL, Session, owner_label
 
 BACKENDS = [name for name in os.environ.get("LLM_SANDBOX_TEST_BACKENDS", "docker,podman").split(",") if name]
 
@@ -85,7 +85,9 @@ def shared_session(request: pytest.FixtureRequest, python_image: str) -> Iterato
 
 
 def sandbox_containers(client: Any) -> set[str]:
-    return {c.id for c in client.containers.list(all=True, filters={"label": SESSION_LABEL})}
+    """Sandbox containers owned by this test process (other processes' sandboxes are not ours to judge)."""
+    owner = f"{OWNER_LABEL}={owner_label()}"
+    return {c["Id"] for c in client.api.containers(all=True, filters={"label": [SESSION_LABEL, owner]})}
 
 
 @pytest.fixture

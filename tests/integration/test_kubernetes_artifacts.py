@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from llm_sandbox import ArtifactSandboxSession
 
+from llm_sandbox import ArtifactSandboxSession
 from tests.integration.test_artifacts import (  # the shared artifact suite, run here on Kubernetes
     test_each_run_returns_only_its_own_plots,
     test_images_written_to_outputs_are_plots,

@@ -10,7 +10,7 @@ Settings (environment):
     KUBECONFIG                      required; the tests are skipped without it
     LLM_SANDBOX_K8S_NAMESPACE       namespace to use (default: default); it must exist
     LLM_SANDBOX_K8S_IMAGE           the Python image (default: llm-sandbox/python:latest)
-    LLM_SANDBOX_K8S_NETPOL_ENFORCED 1 when the network plugin enforces NetworkPolicies (kind >= 0.24,
+    LLM_SANDBOX_K8S_NETPOL_ENFORCED 1 when the network plugin enforces NetworkPolicies (recent kind,
                                     k3s, Calico, Cilium): then the sandbox's isolation is asserted
     LLM_SANDBOX_K8S_INSTALL         1 to test library installation from the cluster (needs egress to PyPI
                                     from installer pods)
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_sandbox import ArtifactSandboxSession, SandboxTimeoutError, create_session
 from llm_sandbox.exceptions import ImagePullError
 from llm_sandbox.session import Session
@@ -214,15 +215,16 @@ def test_attach_to_an_existing_pod_leaves_it(api: Any) -> None:
 @pytest.fixture
 def network_policy(api: Any) -> Iterator[dict]:
     from kubernetes.client import NetworkingV1Api
+
     from llm_sandbox.backends.kubernetes import (
         NETWORK_POLICY_NAME,
         apply_network_policy,
         remove_network_policy,
     )
 
-    existing = json.loads(NetworkingV1Api(api.api_client).list_namespaced_network_policy(
-        NAMESPACE, _preload_content=False).data)["items"]
-    ours_already = any(p["metadata"]["name"] == NETWORK_POLICY_NAME for p in existing)
+    networking: Any = NetworkingV1Api(api.api_client)
+    existing = json.loads(networking.list_namespaced_network_policy(NAMESPACE, _preload_content=False).data)
+    ours_already = any(p["metadata"]["name"] == NETWORK_POLICY_NAME for p in existing["items"])
     yield apply_network_policy(NAMESPACE, api)
     if not ours_already:
         remove_network_policy(NAMESPACE, api)

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_sandbox import ContainerError, SandboxTimeoutError, create_session
 from llm_sandbox.backends.kubernetes import SandboxKubernetesSession
 from llm_sandbox.exceptions import ImagePullError
 from llm_sandbox.session import Session
-
 from tests.integration.test_session import (  # the shared behaviour suite, run here on Kubernetes
     test_code_file_shadows_no_stdlib_module_and_is_removed,
     test_concurrent_runs_in_one_session_are_serialised,
@@ -282,3 +282,36 @@ def test_install_failure_is_reported_and_cleaned_up(
     with pytest.raises(PackageManagerError, match="no-such-package-xyz"):
         session.install(["no-such-package-xyz"])
     assert [p["metadata"]["name"] for p in cluster.pods()] == [session.container_id]
+
+
+def test_a_process_that_exits_before_reading_stdin_reports_its_status(make_session: Any) -> None:
+    session = make_session()
+    backend = session.backend
+    code = backend.exec(session.container_id, ["sh", "-c", "echo early >&2; exit 5"], stdin=b"x" * 5_000_000,
+                        deadline=time.monotonic() + 30)
+    assert code == 5
+
+
+HELLO = {
+    "python": "print('hello')",
+    "javascript": "console.log('hello')",
+    "ruby": "puts 'hello'",
+    "r": "cat('hello\\n')",
+    "java": 'public class Main { public static void main(String[] a) { System.out.println("hello"); } }',
+    "cpp": '#include <iostream>\nint main() { std::cout << "hello\\n"; }',
+    "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello") }',
+}
+
+
+@pytest.mark.parametrize("lang", sorted(HELLO))
+def test_every_language_runs_in_a_pod(make_session: Any, docker_client: Any, lang: str) -> None:
+    """Compiled languages build into and run from emptyDirs, which (unlike Docker's tmpfs) allow exec."""
+    from llm_sandbox.languages import get_language, supported_languages
+
+    if lang not in supported_languages():
+        pytest.skip(f"{lang} is not registered")
+    image = get_language(lang).config.default_image
+    if not docker_client.images.list(name=image):
+        pytest.skip(f"{image} is not built (llm-sandbox images build {lang})")
+    result = make_session(lang=lang).run(HELLO[lang], timeout=120)
+    assert (result.exit_code, result.stdout) == (0, "hello\n"), result.stderr

@@ -95,9 +95,7 @@ def _calls(session: Any) -> list[tuple[str, str]]:
 
 
 def test_wrap_command() -> None:
-    assert (
-        wrap_command("echo 'a b'", "analysis") == "micromamba run -n analysis sh -c 'echo '\"'\"'a b'\"'\"''"
-    )
+    assert wrap_command("echo 'a b'", "analysis") == "micromamba run -n analysis sh -c 'echo '\"'\"'a b'\"'\"''"
     for bad in ("", "a b", "x;rm -rf /", "../etc", "$(id)", "-n"):
         with pytest.raises(ValidationError, match="environment"):
             wrap_command("true", bad)
@@ -108,10 +106,7 @@ def test_code_and_commands_run_in_the_environment(micromamba_image: str) -> None
         result = session.run("import os, sys\nprint(sys.executable)\nprint(os.environ['CONDA_DEFAULT_ENV'])")
         assert result.stdout == "/opt/conda/envs/analysis/bin/python3\nanalysis\n", result.stderr
         assert session.execute_command("envtool").stdout == "envtool sees analysis\n"
-        assert (
-            session.execute_command("echo $CONDA_PREFIX", workdir="/tmp").stdout
-            == "/opt/conda/envs/analysis\n"
-        )
+        assert session.execute_command("echo $CONDA_PREFIX", workdir="/tmp").stdout == "/opt/conda/envs/analysis\n"
         calls = _calls(session)
         # each run and command (the `cat` of the log too) went through `micromamba run -n analysis sh -c`;
         # nothing else did (the run wrapper and the copies run outside the environment)
@@ -133,9 +128,7 @@ def test_session_behaviour_is_unchanged(micromamba_image: str) -> None:
         assert (failed.exit_code, failed.stdout, failed.stderr) == (3, "out\n", "err\n")
         assert session.run("input()").stderr.strip().endswith("EOFError: EOF when reading a line")
         with pytest.raises(SandboxTimeoutError):
-            session.run(
-                "import subprocess, time\nsubprocess.Popen(['sleep', '300'])\ntime.sleep(300)", timeout=2
-            )
+            session.run("import subprocess, time\nsubprocess.Popen(['sleep', '300'])\ntime.sleep(300)", timeout=2)
         processes = session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
         assert "sleep 300" not in processes and "time.sleep" not in processes
         assert session.run("print('still usable')").stdout == "still usable\n"
@@ -161,9 +154,7 @@ def test_libraries_are_installed_with_the_environments_python(micromamba_image: 
 def test_artifacts_work_through_the_wrapper(micromamba_image: str) -> None:
     with ArtifactSandboxSession(backend="micromamba", image=micromamba_image, environment="analysis",
                                 lang="python") as session:  # fmt: skip
-        result = session.run(
-            "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nprint('drawn')"
-        )
+        result = session.run("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nprint('drawn')")
         assert result.stdout == "drawn\n", result.stderr
         assert len(result.plots) == 1
 
@@ -174,9 +165,7 @@ def test_invalid_environment_is_refused_before_anything_is_created() -> None:
 
 
 def test_missing_image_names_the_image_and_the_fix(docker_client: Any) -> None:
-    if any(
-        DEFAULT_IMAGE in (image.tags or []) for image in docker_client.images.list(name="mambaorg/micromamba")
-    ):
+    if any(DEFAULT_IMAGE in (image.tags or []) for image in docker_client.images.list(name="mambaorg/micromamba")):
         pytest.skip(f"{DEFAULT_IMAGE} is present here")
     with pytest.raises(ImageNotFoundError) as caught:
         MicromambaSession(lang="python").open()

@@ -107,9 +107,7 @@ def test_client_urls() -> None:
     pytest.importorskip("podman")
     from podman import PodmanClient
 
-    assert (
-        podman.service_url(PodmanClient(base_url="unix:///run/x/podman.sock")) == "unix:///run/x/podman.sock"
-    )
+    assert podman.service_url(PodmanClient(base_url="unix:///run/x/podman.sock")) == "unix:///run/x/podman.sock"
     assert podman.service_url(PodmanClient(base_url="tcp://127.0.0.1:8888")) == "http://127.0.0.1:8888"
     with pytest.raises(ValidationError, match="PodmanClient"):
         podman.service_url(object())
@@ -185,9 +183,7 @@ def test_attach_to_a_container_made_with_podman_client(podman_image: str, podman
             assert session.run("print('attached')").stdout == "attached\n"
             with pytest.raises(SandboxTimeoutError):
                 session.run("import time; time.sleep(60)", timeout=1)
-            assert (
-                "time.sleep" not in session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
-            )
+            assert "time.sleep" not in session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
             assert session.run("print('again')").stdout == "again\n"
         container.reload()
         assert container.status == "running"
@@ -226,9 +222,7 @@ def _tiny_rootfs() -> bytes:
     return buffer.getvalue()
 
 
-def test_images_are_loaded_from_docker_and_kept_in_sync(
-    engine: Any, docker_client: Any, tmp_path: Path
-) -> None:
+def test_images_are_loaded_from_docker_and_kept_in_sync(engine: Any, docker_client: Any, tmp_path: Path) -> None:
     rootfs = tmp_path / "rootfs.tar"
     rootfs.write_bytes(_tiny_rootfs())
     image = f"llm-sandbox-test/load:{uuid.uuid4().hex[:8]}"
@@ -302,9 +296,7 @@ def raw_container(request: pytest.FixtureRequest, python_image: str) -> Iterator
         backend.remove(container_id)
 
 
-def _exec(
-    backend: Any, container_id: str, script: str, stdin: bytes, seconds: float = 20
-) -> tuple[int, bytes]:
+def _exec(backend: Any, container_id: str, script: str, stdin: bytes, seconds: float = 20) -> tuple[int, bytes]:
     out: list[bytes] = []
     code = backend.exec(container_id, ["sh", "-c", script], stdin=stdin,
                         on_output=lambda stream, data: out.append(data) if stream == 1 else None,

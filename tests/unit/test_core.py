@@ -164,7 +164,9 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
 
 def test_installer_is_locked_down_and_trusts_the_host_ca(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple")
-    spec = installer_spec("img", "vol", "/opt/sandbox-packages", labels={}, network="host")
+    spec = installer_spec(
+        "img", "vol", "/opt/sandbox-packages", labels={}, network="host", keeper_command=["sleep", "1"]
+    )
     assert spec.options["user"] == "1000:1000" and spec.options["cap_drop"] == ["ALL"]
     assert spec.options["read_only"] is True
     assert spec.environment["PIP_INDEX_URL"] == "https://mirror.example/simple"

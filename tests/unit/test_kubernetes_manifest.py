@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from llm_sandbox import ContainerError, ValidationError
 from llm_sandbox.backends.base import ContainerSpec
 from llm_sandbox.backends.kubernetes import (

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from llm_sandbox import ContainerError, ValidationError, create_session
 from llm_sandbox.backends.kubernetes import (
     NETWORK_POLICY_NAME,
@@ -26,7 +27,6 @@ from llm_sandbox.backends.kubernetes import (
     remove_network_policy,
 )
 from llm_sandbox.exceptions import ImagePullError
-
 from tests.k8s_kubelet_double import FakeCluster
 
 
@@ -99,6 +99,7 @@ def event(cluster: FakeCluster, pod: str, reason: str, message: str) -> None:
 def test_pod_carries_the_secure_defaults_and_is_deleted_on_close(cluster: FakeCluster) -> None:
     with kubelet(cluster), session(cluster, env_vars={"GREETING": "hi"}) as sandbox:
         [pod] = cluster.pods()
+        assert isinstance(sandbox, SandboxKubernetesSession)
         assert pod["metadata"]["name"] == sandbox.pod_name == sandbox.container_id
         assert pod["metadata"]["labels"]["llm-sandbox.session"] == sandbox.session_id
         assert pod["metadata"]["annotations"]["llm-sandbox.owner"].endswith(f"/{__import__('os').getpid()}")
@@ -141,7 +142,7 @@ def test_runtime_configs_map_onto_the_pod(cluster: FakeCluster) -> None:
 
 
 def test_user_manifest_is_deep_merged(cluster: FakeCluster) -> None:
-    manifest = {
+    manifest: dict[str, Any] = {
         "metadata": {"labels": {"team": "agents"}, "annotations": {"note": "mine"}},
         "spec": {
             "nodeSelector": {"pool": "sandboxes"},
@@ -183,7 +184,8 @@ def test_user_manifest_is_deep_merged(cluster: FakeCluster) -> None:
 def test_manifest_namespace_and_name_are_used(cluster: FakeCluster) -> None:
     manifest = {"metadata": {"name": "my-sandbox", "namespace": "agents"}}
     with kubelet(cluster), session(cluster, pod_manifest=manifest, kube_namespace="ignored") as sandbox:
-        assert sandbox.container_id == "my-sandbox" and sandbox.kube_namespace == "agents"
+        assert isinstance(sandbox, SandboxKubernetesSession) and sandbox.kube_namespace == "agents"
+        assert sandbox.container_id == "my-sandbox"
         assert cluster.pods("agents")[0]["metadata"]["name"] == "my-sandbox"
         assert cluster.pods("ignored") == []
     assert cluster.pods("agents") == []
@@ -328,7 +330,7 @@ def test_sandbox_pods_are_listed_with_their_owner(cluster: FakeCluster) -> None:
 def test_network_policy_is_applied_on_request_and_idempotent(cluster: FakeCluster) -> None:
     from kubernetes.client import NetworkingV1Api
 
-    networking = NetworkingV1Api(cluster.api_client())
+    networking: Any = NetworkingV1Api(cluster.api_client())
     applied = apply_network_policy("default", cluster.api)
     apply_network_policy("default", cluster.api)  # again: replaced, not an error
     stored = json.loads(networking.read_namespaced_network_policy(
@@ -341,3 +343,32 @@ def test_network_policy_is_applied_on_request_and_idempotent(cluster: FakeCluste
     assert {"key": "llm-sandbox.role", "operator": "NotIn", "values": ["installer"]} in expressions
     remove_network_policy("default", cluster.api)
     remove_network_policy("default", cluster.api)  # already gone: no error
+
+
+def test_gc_removes_orphaned_pods_only(cluster: FakeCluster) -> None:
+    import socket
+
+    from llm_sandbox.gc import collect
+
+    for name, pid in (("orphan", 999_999_999), ("alive", __import__("os").getpid())):
+        cluster.api.create_namespaced_pod("default", {
+            "metadata": {"name": name, "labels": {"llm-sandbox.session": name},
+                         "annotations": {"llm-sandbox.owner": f"{socket.gethostname()}/{pid}"}},
+            "spec": {"containers": [{"name": "sandbox", "image": "x"}]},
+        }, _preload_content=False)
+    removed = collect(KubernetesBackend(cluster.api))
+    assert removed == ["container orphan"]
+    assert [p["metadata"]["name"] for p in cluster.pods()] == ["alive"]
+
+
+def test_forbidden_names_the_permissions_needed(cluster: FakeCluster) -> None:
+    message = 'pods is forbidden: User "agent" cannot create resource "pods" in the namespace "locked"'
+    cluster.emulator["post /api/v1/namespaces/locked/pods"] << 403 << {
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": message,
+    }
+    with pytest.raises(ContainerError) as caught:
+        session(cluster, kube_namespace="locked").open()
+    assert f"{message} (HTTP 403)" in str(caught.value)
+    assert "pods/exec in namespace locked" in str(caught.value)
+    assert "Permissions (RBAC)" in str(caught.value)

@@ -115,7 +115,15 @@ def _add_gc(commands: argparse._SubParsersAction) -> None:
     gc.set_defaults(handler=cmd_gc)
 
 
-_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_images, _add_run, _add_gc]
+def _add_playground(commands: argparse._SubParsersAction) -> None:
+    from playground.options import add_arguments, run  # light: Gradio is imported only when it runs
+
+    playground = commands.add_parser("playground", help="serve the Gradio playground on 127.0.0.1:7860")
+    add_arguments(playground)
+    playground.set_defaults(handler=run)
+
+
+_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_images, _add_run, _add_gc, _add_playground]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -74,7 +74,13 @@ def host_package_settings() -> dict[str, str]:
 
 
 def installer_spec(
-    image: str, volume: str, mount_path: str, *, labels: dict[str, str], network: str | None
+    image: str,
+    volume: str,
+    mount_path: str,
+    *,
+    labels: dict[str, str],
+    network: str | None,
+    keeper_command: list[str],
 ) -> ContainerSpec:
     environment = {"HOME": "/tmp", **host_package_settings()}
     binds = {}
@@ -85,7 +91,7 @@ def installer_spec(
             environment[variable] = CA_BUNDLE_IN_CONTAINER
     return ContainerSpec(
         image=image,
-        command=["sh", "-c", "while :; do sleep 86400 & wait; done"],
+        command=list(keeper_command),
         labels=labels,
         environment=environment,
         volumes={volume: mount_path},

@@ -60,10 +60,6 @@ MAX_ARTIFACT_BYTES = 10 * 1024 * 1024
 RUN_ROOT = "/tmp/llm-sandbox"
 COMMITTED_WORKDIR = "/opt/llm-sandbox-state/workdir"
 
-# PID 1 of every container we create: keeps a `sleep` child and, being a shell
-# that `wait`s, reaps orphans. The kernel never delivers signals PID 1 has no
-# handler for, so `kill -9 -1` (timeouts) spares it.
-KEEPER_COMMAND = ["sh", "-c", "while :; do sleep 86400 & wait; done"]
 
 SECURE_DEFAULTS: dict[str, Any] = {
     "user": SANDBOX_USER,
@@ -86,6 +82,8 @@ def _runtime_file(name: str) -> str:
 
 
 _RUN_SH = _runtime_file("run.sh")
+KEEPER_COMMAND = ["sh", "-c", _runtime_file("keeper.sh")]
+"""PID 1 of every container the library creates; see ``runtime/keeper.sh``."""
 _KILL_SH = _runtime_file("kill.sh")
 
 _open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -523,15 +521,25 @@ class Session:
 
     def _kill_run(self, container_id: str, run_dir: str) -> None:
         mode = "tree" if self.attached else "all"
-        try:
-            self.backend.exec(
-                container_id,
-                ["sh", "-c", _KILL_SH, "llm-sandbox", mode, run_dir],
-                user=self._exec_user(),
-                deadline=time.monotonic() + KILL_TIMEOUT,
-            )
-        except (ExecDeadlineExceeded, ContainerError) as exc:
-            logger.warning("could not kill the timed-out run cleanly (%s); removing nothing else", exc)
+        signal = getattr(self.backend, "signal", None) if mode == "all" else None
+        for _ in range(3):
+            if signal is not None:
+                # The keeper kills from inside without forking: works even when a fork bomb
+                # exhausted the pids limit and no exec can start.
+                with contextlib.suppress(ContainerError):
+                    signal(container_id, "SIGUSR1")
+                    time.sleep(0.05)
+            try:
+                self.backend.exec(
+                    container_id,
+                    ["sh", "-c", _KILL_SH, "llm-sandbox", mode, run_dir],
+                    user=self._exec_user(),
+                    deadline=time.monotonic() + KILL_TIMEOUT,
+                )
+                return
+            except (ExecDeadlineExceeded, ContainerError) as exc:
+                logger.info("killing the timed-out run: %s; retrying", exc)
+        logger.warning("could not confirm that the timed-out run was killed")
 
     # security -----------------------------------------------------------
     def is_safe(self, code: str) -> tuple[bool, list]:
@@ -600,6 +608,7 @@ class Session:
                 "llm-sandbox.role": "installer",
             },
             network=getattr(self.backend, "installer_network", None),
+            keeper_command=KEEPER_COMMAND,
         )
         installer = self.backend.create(spec)
         try:

@@ -147,6 +147,11 @@ class DockerBackend:
         with _translate(f"removing container {container_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
             self.api.remove_container(container_id, force=True, v=True)
 
+    def signal(self, container_id: str, signal: str) -> None:
+        """Send ``signal`` to the container's PID 1 (the keeper)."""
+        with _translate(f"signalling container {container_id[:12]}"):
+            self.api.kill(container_id, signal=signal)
+
     def commit(self, container_id: str, repository: str, tag: str) -> str:
         with _translate(f"committing container {container_id[:12]}"):
             return str(self.api.commit(container_id, repository=repository, tag=tag)["Id"])

@@ -115,9 +115,7 @@ _FATAL_REASONS = _IMAGE_REASONS | {
     "CrashLoopBackOff",
 }
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 # docker-style create options that have a pod equivalent (or none, on purpose); others are warned about.
 _MAPPED_OPTIONS = {
     "user",
@@ -137,6 +135,12 @@ _MAPPED_OPTIONS = {
 
 
 # errors -------------------------------------------------------------------
+def _api_status(exc: ApiException) -> int:
+    """The HTTP status, also for failed websocket handshakes (which the client reports as status 0)."""
+    handshake = re.search(r"Handshake status (\d+)", str(exc.reason or ""))
+    return int(handshake.group(1)) if not exc.status and handshake else int(exc.status or 0)
+
+
 def _api_message(exc: ApiException) -> str:
     """The ``message`` of the API server's Status body, else the reason."""
     body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else exc.body
@@ -146,11 +150,12 @@ def _api_message(exc: ApiException) -> str:
             message = json.loads(body).get("message")
         except (ValueError, AttributeError):
             message = body[:500]
-    if not message and exc.reason:
-        found = re.search(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"', str(exc.reason))
-        message = found.group(1) if found else str(exc.reason)[:500]
-    status = f"HTTP {exc.status}" if exc.status else "no response"
-    return f"{message or 'no details'} ({status})"
+    if not message and exc.reason:  # a failed websocket handshake: the client keeps only a text dump
+        reason = str(exc.reason)
+        found = re.search(r'"message"\s*:\s*"((?:[^"\\]|\\.)*)"', reason)
+        message = json.loads(f'"{found.group(1)}"') if found else reason[:500]
+    code = _api_status(exc)
+    return f"{message or 'no details'} ({f'HTTP {code}' if code else 'no response'})"
 
 
 @contextlib.contextmanager
@@ -162,12 +167,13 @@ def _translate(what: str, namespace: str = "") -> Iterator[None]:
         raise
     except ApiException as exc:
         hint = ""
-        if exc.status == 403:
+        status = _api_status(exc)
+        if status == 403:
             hint = (
                 f"; the credentials in use may not create/get/list/delete pods and create pods/exec in "
-                f"namespace {namespace or '?'} (see docs/kubernetes.md, 'RBAC')"
+                f"namespace {namespace or '?'} (see docs/kubernetes.md, 'Permissions (RBAC)')"
             )
-        elif exc.status == 401:
+        elif status == 401:
             hint = "; the cluster refused the credentials (expired token? check `kubectl auth whoami`)"
         raise ContainerError(f"{what} failed: {_api_message(exc)}{hint}") from exc
     except websocket.WebSocketException as exc:
@@ -337,8 +343,7 @@ def _security_contexts(options: dict[str, Any]) -> tuple[dict[str, Any], dict[st
         uid, _, gid = str(user).partition(":")
         if not uid.isdigit() or (gid and not gid.isdigit()):
             raise ValidationError(
-                f"user {user!r}: Kubernetes needs a numeric uid[:gid] (runAsUser/runAsGroup), "
-                "e.g. '1000:1000'"
+                f"user {user!r}: Kubernetes needs a numeric uid[:gid] (runAsUser/runAsGroup), e.g. '1000:1000'"
             )
         pod["runAsUser"] = int(uid)
         pod["runAsNonRoot"] = int(uid) != 0
@@ -359,9 +364,7 @@ def _security_contexts(options: dict[str, Any]) -> tuple[dict[str, Any], dict[st
         elif text == "seccomp:unconfined":
             pod["seccompProfile"] = {"type": "Unconfined"}
         else:
-            logger.warning(
-                "security_opt %r has no Kubernetes equivalent here; set it through pod_manifest", opt
-            )
+            logger.warning("security_opt %r has no Kubernetes equivalent here; set it through pod_manifest", opt)
     if "read_only" in options:
         container["readOnlyRootFilesystem"] = bool(options["read_only"])
     if "privileged" in options:
@@ -537,11 +540,7 @@ def _pod_state(pod: dict[str, Any], container: str) -> tuple[str, str]:
         return "failed", f"stopped (phase {phase})"
     if phase == "Running":
         for item in status.get("containerStatuses") or []:
-            if (
-                item.get("name") == container
-                and item.get("ready")
-                and (item.get("state") or {}).get("running")
-            ):
+            if item.get("name") == container and item.get("ready") and (item.get("state") or {}).get("running"):
                 return "ready", ""
         for condition in status.get("conditions") or []:
             if condition.get("type") == "Ready" and condition.get("status") == "True":
@@ -708,9 +707,7 @@ class KubernetesBackend:
                 "nodes, e.g. `kind load docker-image`) and pass image=; see docs/kubernetes.md, 'Images'"
             )
         if "Unschedulable" in details:
-            message += (
-                ". No node can take the pod: lower its requests (pod_manifest resources) or add capacity"
-            )
+            message += ". No node can take the pod: lower its requests (pod_manifest resources) or add capacity"
         return ContainerError(message)
 
     def exists(self, container_id: str) -> bool:
@@ -733,16 +730,12 @@ class KubernetesBackend:
         try:
             self.remove(name)
         except Exception as exc:  # already failing: say what is left behind
-            logger.warning(
-                "could not delete pod %s/%s (%s); delete it with kubectl", self.namespace, name, exc
-            )
+            logger.warning("could not delete pod %s/%s (%s); delete it with kubectl", self.namespace, name, exc)
 
     def list_labelled(self, label: str) -> list[dict[str, Any]]:
         key = label.split("=", 1)[0]
         with _translate(f"listing pods labelled {label} in namespace {self.namespace}", self.namespace):
-            response = self.api.list_namespaced_pod(
-                self.namespace, label_selector=label, _preload_content=False
-            )
+            response = self.api.list_namespaced_pod(self.namespace, label_selector=label, _preload_content=False)
             pods = json.loads(response.data).get("items") or []
         found = []
         for pod in pods:
@@ -846,13 +839,12 @@ class KubernetesBackend:
                 errors.extend(chunk)
 
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
-            code = self.exec_stream(
-                source, ["tar", "-c", "-C", source_dir, "."], on_output=keep_errors, deadline=deadline
-            )
+            # The directory's entries, not "." itself: emptyDir roots belong to root, and tar would
+            # fail to restore the mode of "." on the other side.
+            pack = 'cd "$0" && find . -mindepth 1 -maxdepth 1 -print0 | tar -c --null -T -'
+            code = self.exec_stream(source, ["sh", "-c", pack, source_dir], on_output=keep_errors, deadline=deadline)
             if code != 0:
-                raise ContainerError(
-                    f"reading {source_dir} from pod {source} failed: {errors.decode()[-500:]}"
-                )
+                raise ContainerError(f"reading {source_dir} from pod {source} failed: {errors.decode()[-500:]}")
             size = spool.tell()
             spool.seek(0)
             script = 'head -c "$0" | tar -x -m --no-same-owner --no-overwrite-dir -C "$1"'
@@ -871,14 +863,10 @@ class KubernetesBackend:
 def _default_container(pod: dict[str, Any]) -> str:
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     containers = (pod.get("spec") or {}).get("containers") or [{}]
-    return str(
-        annotations.get(DEFAULT_CONTAINER_ANNOTATION) or containers[0].get("name") or SANDBOX_CONTAINER
-    )
+    return str(annotations.get(DEFAULT_CONTAINER_ANNOTATION) or containers[0].get("name") or SANDBOX_CONTAINER)
 
 
-def _with_env_and_workdir(
-    argv: list[str], environment: dict[str, str] | None, workdir: str | None
-) -> list[str]:
+def _with_env_and_workdir(argv: list[str], environment: dict[str, str] | None, workdir: str | None) -> list[str]:
     if not environment and not workdir:
         return list(argv)
     prefix = ["sh", "-c", 'cd "$0" && exec "$@"', workdir or "."]
@@ -954,6 +942,8 @@ class _ExecStream:
             return False
         if isinstance(raw, ssl.SSLSocket) and raw.pending():
             return True
+        if not hasattr(select, "poll"):  # Windows
+            return bool(select.select([raw], [], [], 0)[0])
         poller = select.poll()
         poller.register(raw, select.POLLIN)
         return bool(poller.poll(0))
@@ -965,7 +955,9 @@ class _ExecStream:
             while not self.closed:
                 chunk = reader(_STDIN_CHUNK)
                 if not chunk:
-                    self.ws.close_channel(0)  # EOF on v5; nothing on v4 (the wrappers read exact lengths)
+                    close_channel = getattr(self.ws, "close_channel", None)  # clients before v5 support lack it
+                    if close_channel is not None:
+                        close_channel(0)  # EOF on v5; nothing on v4 (the wrappers read exact lengths)
                     return
                 self.sock.settimeout(_remaining(deadline))
                 self.ws.write_stdin(bytes(chunk))
@@ -973,6 +965,9 @@ class _ExecStream:
                     self._read_frame()
         except websocket.WebSocketTimeoutException as exc:
             raise ExecDeadlineExceeded from exc
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            # The process ended (or failed) before reading all its input; its status follows.
+            logger.debug("exec stream closed while sending stdin; reading the exit status")
 
     def finish(self, deadline: float | None) -> int:
         """Forward output until the server closes the stream; the exit code from the status."""
@@ -993,9 +988,7 @@ def _networking_api(client: Any) -> Any:
     return kubernetes.client.NetworkingV1Api(api_client)
 
 
-def apply_network_policy(
-    namespace: str = "default", client: Any = None, *, name: str = NETWORK_POLICY_NAME
-) -> dict:
+def apply_network_policy(namespace: str = "default", client: Any = None, *, name: str = NETWORK_POLICY_NAME) -> dict:
     """Create (or update) the NetworkPolicy that cuts sandbox pods in ``namespace`` off the network.
 
     ``client``: a ``CoreV1Api``, an ``ApiClient`` or ``None`` for the kubeconfig's cluster. Returns the
@@ -1016,9 +1009,7 @@ def apply_network_policy(
     return policy
 
 
-def remove_network_policy(
-    namespace: str = "default", client: Any = None, *, name: str = NETWORK_POLICY_NAME
-) -> None:
+def remove_network_policy(namespace: str = "default", client: Any = None, *, name: str = NETWORK_POLICY_NAME) -> None:
     """Delete the policy of :func:`apply_network_policy`; no error if it is not there."""
     api = _networking_api(client)
     with _translate(f"deleting NetworkPolicy {namespace}/{name}", namespace):

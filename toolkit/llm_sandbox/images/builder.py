@@ -290,7 +290,8 @@ class _Engine:
 
     def import_rootfs(self, tar_path: str, repository: str, tag: str, changes: list[str]) -> None:
         with self._translate(f"importing {repository}:{tag}"):
-            self.api.import_image(src=tar_path, repository=repository, tag=tag, changes=changes)
+            # "repo:tag" in one field: Podman's compat import ignores a separate tag.
+            self.api.import_image(src=tar_path, repository=f"{repository}:{tag}", changes=changes)
 
     def build(
         self,

@@ -1,0 +1,191 @@
+"""The playground end to end: a real headless Chromium against the app served on 127.0.0.1.
+
+Each test opens its own browser tab, so each gets its own sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Served
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+expect = pytest.importorskip("playwright.sync_api", reason="needs playwright (the [dev] extra)").expect
+
+STREAMING_CODE = """\
+import sys, time
+for i in range(3):
+    print(f"tick {i}", flush=True)
+    time.sleep(0.7)
+print("a warning", file=sys.stderr)
+print("done")
+"""
+
+PLOT_CODE = """\
+import matplotlib.pyplot as plt
+plt.plot([1, 4, 9, 16])
+plt.title("from the code tab")
+plt.show()
+print("plotted")
+"""
+
+
+def set_code(page: Any, code: str) -> None:
+    """Replace the editor's content (typed through CodeMirror, as a user would paste it)."""
+    editor = page.locator("#code-input .cm-content")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(code)
+
+
+def run_code(page: Any, code: str) -> None:
+    set_code(page, code)
+    page.locator("#run-button").click()
+
+
+def stdout_of(page: Any) -> str:
+    return str(page.locator("#stdout textarea").input_value())
+
+
+def wait_for_stdout(page: Any, text: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = stdout_of(page)
+        if text in value:
+            return value
+        page.wait_for_timeout(50)
+    raise AssertionError(f"stdout never showed {text!r}; it shows {stdout_of(page)!r}")
+
+
+def open_code_tab(open_tab: Callable[[str], Any], served: Served) -> Any:
+    page = open_tab(served.url)
+    page.get_by_role("tab", name="Code").click()
+    page.wait_for_selector("#code-input .cm-content")
+    return page
+
+
+def test_code_tab_streams_stdout_and_stderr_live(open_tab: Callable[[str], Any], served: Served) -> None:
+    page = open_code_tab(open_tab, served)
+    run_code(page, STREAMING_CODE)
+
+    partial = wait_for_stdout(page, "tick 0")
+    assert "done" not in partial, "stdout arrived only after the run ended, not live"
+    assert "Running" in page.locator("#run-status").inner_text()
+
+    final = wait_for_stdout(page, "done")
+    assert final.splitlines() == ["tick 0", "tick 1", "tick 2", "done"]
+    assert "a warning" in page.locator("#stderr textarea").input_value()
+    page.wait_for_function("document.querySelector('#run-status').innerText.includes('exit code 0')")
+
+
+def test_stop_interrupts_the_run_and_keeps_the_sandbox(open_tab: Callable[[str], Any], served: Served) -> None:
+    page = open_code_tab(open_tab, served)
+    run_code(page, "open('kept.txt', 'w').write('x')\nimport time\nprint('started', flush=True)\ntime.sleep(60)")
+    wait_for_stdout(page, "started")
+
+    page.locator("#stop-button").click()
+    expect(page.locator("#run-status")).to_contain_text("Stopped", timeout=15_000)
+
+    run_code(page, "import os\nprint('kept:', os.path.exists('kept.txt'))")
+    wait_for_stdout(page, "kept: True")
+
+
+def test_matplotlib_plot_appears_in_the_gallery(open_tab: Callable[[str], Any], served: Served) -> None:
+    page = open_code_tab(open_tab, served)
+    assert page.locator("#plots img").count() == 0
+
+    run_code(page, PLOT_CODE)
+
+    wait_for_stdout(page, "plotted")
+    page.wait_for_selector("#plots img")
+    assert page.locator("#plots img").count() == 1
+    assert "1 plot" in page.locator("#run-status").inner_text()
+
+
+def test_chat_with_a_scripted_model_shows_the_tool_step_its_output_and_plot(
+    open_tab: Callable[[str], Any], served: Served, screenshot: Callable[[Any], None]
+) -> None:
+    page = open_tab(served.url)
+    chat = page.locator("#chatbot")
+    page.locator("#chat-input textarea").fill("Compute the squares of 0 to 4 and plot them")
+    page.locator("#chat-input textarea").press("Enter")
+
+    # The tool step appears while the code runs, open, with its code and its output streaming.
+    step_title = chat.get_by_text("run_code · python")
+    step_title.wait_for()
+    chat.get_by_text("step 0").wait_for()
+    assert "sum of squares: 30" not in chat.inner_text(), "the step's output arrived only after the run"
+    assert "running…" in chat.inner_text()
+    assert "for n in range(5):" in chat.inner_text()  # the code, in the step
+
+    # The model's answer comes after the tool result; the finished step folds, showing the exit code.
+    chat.get_by_text("ready to download").wait_for()
+    assert "exit code 0" in chat.inner_text()
+    page.wait_for_selector("#plots img")
+    page.locator("#files").get_by_text("squares", exact=True).wait_for()  # squares.csv, to download
+
+    step_title.click()  # unfold the finished step: output, exit code and the plot inline
+    chat.get_by_text("sum of squares: 30").wait_for()
+    chat.locator("img[src*='plot']").first.wait_for()
+    assert "✓ exit code 0" in chat.inner_text()
+    chat.locator("pre").first.evaluate("code => code.scrollIntoView({block: 'nearest'})")  # the step's top
+    step_title.evaluate("title => title.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)  # let the plot finish painting for the screenshot
+    screenshot(page)
+
+
+def test_reset_gives_a_fresh_sandbox(open_tab: Callable[[str], Any], served: Served) -> None:
+    page = open_code_tab(open_tab, served)
+    run_code(page, "open('notes.txt', 'w').write('kept?')\nimport os\nprint('exists:', os.path.exists('notes.txt'))")
+    wait_for_stdout(page, "exists: True")
+
+    page.get_by_role("tab", name="Settings").click()
+    files = page.locator("#session-files")
+    expect(files).to_contain_text("/sandbox/notes.txt")  # the live session view
+    page.locator("#reset-button").click()
+    page.locator("#reset-note").get_by_text("New sandbox").wait_for()
+    expect(files).not_to_contain_text("/sandbox/notes.txt")
+
+    page.get_by_role("tab", name="Code").click()
+    run_code(page, "import os\nprint('after reset:', os.path.exists('notes.txt'))")
+    wait_for_stdout(page, "after reset: False")
+
+
+def test_browser_tabs_get_separate_sandboxes_closed_with_the_tab(
+    open_tab: Callable[[str], Any], served: Served
+) -> None:
+    first = open_code_tab(open_tab, served)
+    second = open_code_tab(open_tab, served)
+    run_code(first, "open('mine.txt', 'w').write('first tab')\nprint('written')")
+    wait_for_stdout(first, "written")
+    run_code(second, "import os\nprint('visible:', os.path.exists('mine.txt'))")
+    wait_for_stdout(second, "visible: False")
+
+    manager = served.playground.manager
+    keys = {info.key for info in manager.sessions()}
+    assert len(keys) >= 2
+    second.context.close()  # the tab goes away: its sandbox closes
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len({info.key for info in manager.sessions()}) >= len(keys):
+        time.sleep(0.2)
+    assert len({info.key for info in manager.sessions()}) == len(keys) - 1
+
+
+def test_without_a_model_the_chat_explains_how_to_configure_one(
+    open_tab: Callable[[str], Any], serve_playground: Callable[..., Served]
+) -> None:
+    bare = serve_playground(None)
+    page = open_tab(bare.url)
+    help_text = page.locator("#model-help").inner_text()
+    assert "No chat model is configured" in help_text
+    assert "OPENAI_BASE_URL" in help_text and "--model" in help_text
+
+    page.get_by_role("tab", name="Code").click()  # the rest still works
+    run_code(page, "print(6 * 7)")
+    wait_for_stdout(page, "42")
