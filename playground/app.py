@@ -18,6 +18,7 @@ import os
 import posixpath
 import re
 import shutil
+import signal
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -438,9 +439,11 @@ class Playground:
         artifact = getattr(message, "artifact", None)
         if isinstance(artifact, ExecutionResult):
             plots = self.keep_artifacts(tab, artifact, f"chat ({language})")
-            footer = _result_line(artifact, len(plots), markdown=True)
-            step["content"] = _render_step(name, args, language, artifact.stdout, artifact.stderr, footer, plots=plots)
+            footer = _result_line(artifact, len(plots))
             log = f"exit code {artifact.exit_code}"
+            if live.finished is not None and live.finished.cancelled:
+                footer, log = f"**stopped** · {footer}", f"stopped, {log}"
+            step["content"] = _render_step(name, args, language, artifact.stdout, artifact.stderr, footer, plots=plots)
             duration = artifact.duration if artifact.duration is not None else duration
         else:
             text = str(message.content)
@@ -748,7 +751,7 @@ def _error_title(exc: BaseException) -> str:
     return f"Not run: {exc}"
 
 
-def _result_line(result: ExecutionResult, plots: int, *, markdown: bool = False) -> str:
+def _result_line(result: ExecutionResult, plots: int) -> str:
     ok = "✓" if result.exit_code == 0 else "✗"
     parts = [f"{ok} exit code {result.exit_code}"]
     if result.duration is not None:
@@ -831,6 +834,10 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 # -- entry points --------------------------------------------------------------------------------
 def build_app(config: PlaygroundConfig | None = None, model: ModelChoice | None = None) -> tuple[gr.Blocks, Playground]:
     """The Gradio app and its :class:`Playground` (call ``playground.close()`` when done)."""
@@ -851,15 +858,20 @@ def launch(demo: gr.Blocks, playground: Playground, *, block: bool = True) -> An
         prevent_thread_lock=not block,
         allowed_paths=[str(playground.root)],
         ssr_mode=False,
-        quiet=not block,
+        quiet=True,
         footer_links=[],
         css=CSS,
     )
 
 
 def serve(config: PlaygroundConfig) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close every sandbox."""
     demo, playground = build_app(config)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     print(f"LLM Sandbox playground: http://{config.host}:{config.port}  (model: {playground.model.label})")
+    if not playground.model.available:
+        print("No chat model configured: the Chat tab explains how to set one (--model); Code and Settings work.")
     try:
         launch(demo, playground)
     finally:
