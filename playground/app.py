@@ -468,8 +468,9 @@ class Playground:
         memory = (memory or "").strip()
         if not _MEMORY.match(memory):
             problems.append(f"memory {memory!r} is not a size like 512m or 2g")
-        if cpus is None or not 0 < float(cpus) <= (os.cpu_count() or 1) * 4:
-            problems.append(f"CPUs must be above 0, got {cpus}")
+        most = os.cpu_count() or 1
+        if cpus is None or not 0 < float(cpus) <= most:
+            problems.append(f"CPUs must be above 0 and at most {most} (this machine's), got {cpus}")
         if timeout is None or float(timeout) <= 0:
             problems.append(f"the timeout must be above 0 seconds, got {timeout}")
         if problems:
@@ -578,7 +579,7 @@ class Playground:
     def build(self) -> gr.Blocks:
         """The Blocks: tabs on the left, the plot gallery and returned files on the right."""
         ui: dict[str, Any] = {}
-        with gr.Blocks(title="LLM Sandbox playground") as demo:
+        with gr.Blocks(title="LLM Sandbox playground", delete_cache=(3600, 6 * 3600)) as demo:
             gr.Markdown(
                 f"## LLM Sandbox playground\nModel: **{self.model.label}** · sandboxes: "
                 f"**{self.config.backend}**, one per browser tab, no network · the chat's tool calls and the "

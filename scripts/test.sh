@@ -8,10 +8,17 @@ SETUP_SKIP_EXAMPLE=1 SETUP_EXTRAS=dev bash scripts/setup.sh
 for extra in scripts/setup-podman.sh scripts/setup-browser.sh; do
     [ -f "$extra" ] && bash "$extra"
 done
-[ -f .ci/podman.env ] && . .ci/podman.env
 set +e
-.venv/bin/python -m pytest -p no:cacheprovider -q "$@"
-status=$?
+if [ $# -gt 0 ]; then
+    .venv/bin/python -m pytest -p no:cacheprovider -q "$@"
+    status=$?
+else
+    # The browser tests run in their own process: the playground's event loop and sessions stay
+    # out of the library's tests.
+    .venv/bin/python -m pytest -p no:cacheprovider -q tests/unit tests/integration
+    status=$?
+    .venv/bin/python -m pytest -p no:cacheprovider -q tests/browser || status=1
+fi
 set -e
 # Leave nothing behind: containers and volumes of sessions whose owner process is gone.
 .venv/bin/llm-sandbox gc >/dev/null 2>&1 || true

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -136,9 +137,19 @@ def browser(browser_requirements: None) -> Iterator[Any]:
 def open_tab(browser: Any) -> Iterator[Callable[[str], Any]]:
     """Opens the playground in new browser tabs (each its own Gradio session); closes them after the test."""
     contexts: list[Any] = []
+    outside: list[str] = []
+
+    def loopback_only(route: Any) -> None:
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:  # the page must not need anything from outside this machine
+            outside.append(route.request.url)
+            route.abort()
 
     def open_page(url: str) -> Any:
         context = browser.new_context(viewport={"width": 1400, "height": 1050})
+        context.route("**/*", loopback_only)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -149,6 +160,7 @@ def open_tab(browser: Any) -> Iterator[Callable[[str], Any]]:
     yield open_page
     for context in contexts:
         context.close()
+    assert not outside, f"the playground page requested addresses outside this machine: {outside}"
 
 
 @pytest.fixture(scope="session")
@@ -160,6 +172,10 @@ def screenshot() -> Callable[[Any], None]:
         if target:
             path = Path(target) if Path(target).is_absolute() else ROOT / target
             path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(path), full_page=False)
+            boxes = [page.locator(selector).bounding_box() for selector in ("#chat-input", "#files")]
+            bottom = max((box["y"] + box["height"] for box in boxes if box), default=0) + 24
+            viewport = page.viewport_size
+            height = min(bottom, viewport["height"]) if bottom > 24 else viewport["height"]
+            page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": viewport["width"], "height": height})
 
     return take

@@ -5,13 +5,15 @@ Each test opens its own browser tab, so each gets its own sandbox.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.conftest import Served
+if TYPE_CHECKING:
+    from tests.browser.conftest import Served
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -157,24 +159,41 @@ def test_reset_gives_a_fresh_sandbox(open_tab: Callable[[str], Any], served: Ser
     wait_for_stdout(page, "after reset: False")
 
 
+def track_session(page: Any) -> list[str]:
+    """The Gradio session hash(es) the page's events are sent with (the key of its sandbox)."""
+    hashes: list[str] = []
+
+    def seen(request: Any) -> None:
+        if "/queue/join" in request.url and request.post_data:
+            hashes.append(json.loads(request.post_data)["session_hash"])
+
+    page.on("request", seen)
+    return hashes
+
+
 def test_browser_tabs_get_separate_sandboxes_closed_with_the_tab(
     open_tab: Callable[[str], Any], served: Served
 ) -> None:
     first = open_code_tab(open_tab, served)
     second = open_code_tab(open_tab, served)
+    first_keys, second_keys = track_session(first), track_session(second)
     run_code(first, "open('mine.txt', 'w').write('first tab')\nprint('written')")
     wait_for_stdout(first, "written")
     run_code(second, "import os\nprint('visible:', os.path.exists('mine.txt'))")
     wait_for_stdout(second, "visible: False")
 
     manager = served.playground.manager
-    keys = {info.key for info in manager.sessions()}
-    assert len(keys) >= 2
-    second.context.close()  # the tab goes away: its sandbox closes
+    first_key, second_key = first_keys[0], second_keys[0]
+    assert first_key != second_key
+    assert {first_key, second_key} <= {info.key for info in manager.sessions()}
+
+    second.context.close()  # the tab goes away: its sandbox closes, the other tab's stays
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len({info.key for info in manager.sessions()}) >= len(keys):
+    while time.monotonic() < deadline and second_key in {info.key for info in manager.sessions()}:
         time.sleep(0.2)
-    assert len({info.key for info in manager.sessions()}) == len(keys) - 1
+    keys = {info.key for info in manager.sessions()}
+    assert second_key not in keys
+    assert first_key in keys
 
 
 def test_without_a_model_the_chat_explains_how_to_configure_one(
