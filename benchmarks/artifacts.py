@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from common import machine, print_table, run_rival, summary, timed
+
 from llm_sandbox import ArtifactSandboxSession
 from llm_sandbox.images import builder
 

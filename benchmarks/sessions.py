@@ -12,6 +12,7 @@ import argparse
 import subprocess
 
 from common import machine, print_table, run_rival, summary, timed
+
 from llm_sandbox import SandboxSession
 from llm_sandbox.images import builder
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from llm_sandbox import create_session
 from llm_sandbox.session import OWNER_LABEL, SESSION_LABEL, Session, owner_label
 

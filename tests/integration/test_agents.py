@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_sandbox.agents import SessionClosed, SessionManager
 from llm_sandbox.const import FileType
 from llm_sandbox.data import ExecutionResult
@@ -28,6 +29,7 @@ pytest.importorskip("langchain_core")
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage  # noqa: E402
+
 from llm_sandbox.langchain import SandboxTool, SandboxToolkit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

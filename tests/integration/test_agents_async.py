@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from llm_sandbox.agents import OutputChunk, RunFinished, RunStarted, SandboxEvent, SessionManager
 
 pytestmark = pytest.mark.integration
@@ -14,6 +15,7 @@ pytest.importorskip("langchain_core")
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage  # noqa: E402
+
 from llm_sandbox.langchain import SandboxTool  # noqa: E402
 
 AGENTS = 10

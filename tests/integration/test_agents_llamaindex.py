@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+
 from llm_sandbox.const import FileType
 from llm_sandbox.data import ExecutionResult
 
@@ -25,6 +26,7 @@ from llama_index.core.base.llms.types import ToolCallBlock  # noqa: E402
 from llama_index.core.llms import ChatMessage, MessageRole  # noqa: E402
 from llama_index.core.llms.mock import MockFunctionCallingLLM  # noqa: E402
 from llama_index.core.workflow import Context  # noqa: E402
+
 from llm_sandbox.llamaindex import CONTEXT_KEY, SandboxToolSpec  # noqa: E402
 
 PLOT_CODE = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()\nprint('plotted')"

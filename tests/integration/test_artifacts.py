@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+
 from llm_sandbox import ArtifactSandboxSession, FileType
 
 pytestmark = pytest.mark.integration

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_sandbox.exceptions import ImageBuildError
 from llm_sandbox.images import builder
 from llm_sandbox.images.progress import Progress

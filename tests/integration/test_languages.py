@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from llm_sandbox import ArtifactSandboxSession, SandboxSession
 from llm_sandbox.exceptions import (
     LibraryInstallationNotSupportedError,

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from llm_sandbox import ArtifactSandboxSession, create_session
 from llm_sandbox.backends.micromamba import DEFAULT_IMAGE, MicromambaSession, wrap_command
 from llm_sandbox.exceptions import (

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_sandbox import create_session
 from llm_sandbox.backends import podman
 from llm_sandbox.backends.base import ContainerSpec, ExecDeadlineExceeded

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_sandbox.agents import (
     ManagerClosedError,
     OutputChunk,
@@ -544,6 +545,7 @@ def thread(thread_id: str) -> dict[str, Any]:
 
 def test_langchain_tool_returns_content_and_artifact(manager: SessionManager) -> None:
     from langchain_core.messages import ToolMessage
+
     from llm_sandbox.langchain import SandboxTool
 
     tool = SandboxTool(manager=manager)
@@ -654,6 +656,7 @@ def test_langchain_tool_builds_its_own_manager_from_options() -> None:
 
 def test_langchain_toolkit_tools_share_one_sandbox(manager: SessionManager) -> None:
     from langchain_core.tools import BaseTool
+
     from llm_sandbox.langchain import SandboxToolkit
 
     tools = {tool.name: tool for tool in SandboxToolkit(manager=manager).get_tools()}

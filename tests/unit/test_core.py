@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from llm_sandbox import FileType, LanguageNotSupportedError, ValidationError
 from llm_sandbox.backends.base import STDERR, STDOUT
 from llm_sandbox.exceptions import LibraryInstallationNotSupportedError

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from llm_sandbox.exceptions import ImageBuildError
 from llm_sandbox.images import builder
 from llm_sandbox.images.progress import NullProgress, Progress, resolve_progress

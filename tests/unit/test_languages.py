@@ -7,6 +7,7 @@ import subprocess
 from importlib import resources
 
 import pytest
+
 from llm_sandbox.exceptions import (
     LanguageNotSupportedError,
     LibraryInstallationNotSupportedError,

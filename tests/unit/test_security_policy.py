@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
+
 from llm_sandbox.exceptions import SecurityError, SecurityViolationError, ValidationError
 from llm_sandbox.security import (
     CommentSyntax,
@@ -21,7 +23,6 @@ from llm_sandbox.security import (
     register_analyzer,
     strip_comments,
 )
-from pydantic import ValidationError as PydanticValidationError
 
 PRESETS = ["minimal", "development", "educational", "data_science", "web_scraping", "production", "strict"]
 S = SecurityIssueSeverity

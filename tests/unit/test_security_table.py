@@ -7,6 +7,7 @@ reported as blocking, or ``None`` for innocent code that must pass.
 from __future__ import annotations
 
 import pytest
+
 from llm_sandbox.security import check_code, get_security_policy
 
 CAUGHT = [
