@@ -330,7 +330,7 @@ class FakeAPI:
 
         raise docker.errors.APIError("no registry here")
 
-    def import_image(self, src: str, repository: str, tag: str, changes: list[str]) -> None:
+    def import_image(self, src: str, repository: str, changes: list[str]) -> None:
         with tarfile.open(src) as tar:
             members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
             sources = tar.extractfile("./etc/apt/sources.list.d/debian.sources")
@@ -338,7 +338,6 @@ class FakeAPI:
             self.imported.append(
                 {
                     "repository": repository,
-                    "tag": tag,
                     "changes": changes,
                     "members": members,
                     "sources": sources.read().decode(),
@@ -390,7 +389,7 @@ def test_bootstrap_imports_a_slimmed_rootfs_and_cleans_up(fake_debootstrap: Path
     client = FakeClient()
     assert builder.ensure_base_image(client, progress=False) == "llm-sandbox/base:bookworm"
     [imported] = client.api.imported
-    assert (imported["repository"], imported["tag"]) == ("llm-sandbox/base", "bookworm")
+    assert imported["repository"] == "llm-sandbox/base:bookworm"
     members = imported["members"]
     assert "usr/share/doc/bash/copyright" in members and "usr/share/doc/bash/README" not in members
     assert members["usr/share/man/man1"].isdir() and "usr/share/man/man8/x.8" not in members
