@@ -85,8 +85,11 @@ def run_rival(script: str, **params: object) -> dict[str, list[float]]:
 
 def machine() -> str:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         "?",
     )
     return f"{os.cpu_count()} cores ({cpu}), Linux {os.uname().release}"

@@ -45,6 +45,26 @@ if mode == "sessions":
             t = time.perf_counter()
             session.close()
             add(f"close ({label})", ms(t))
+elif mode == "languages":
+    lang, code = params["lang"], params["code"]
+    failed = 0
+    for _ in range(runs):
+        t = time.perf_counter()
+        session = SandboxSession(lang=lang, image=image, skip_environment_setup=True, keep_template=True)
+        session.open()
+        result = session.run(code)
+        add("cold", ms(t))
+        failed += result.stdout.strip() != "Hello, World!"
+        session.close()
+    with SandboxSession(lang=lang, image=image, skip_environment_setup=True, keep_template=True) as session:
+        session.run(code)
+        for _ in range(runs):
+            t = time.perf_counter()
+            result = session.run(code)
+            add("warm", ms(t))
+            failed += result.stdout.strip() != "Hello, World!"
+    if failed:
+        results = {"failed": [float(failed)]}
 elif mode == "artifacts":
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n"
     for plotting in (True, False):

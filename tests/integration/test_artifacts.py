@@ -154,3 +154,25 @@ def test_images_written_to_outputs_are_plots(artifacts: Any) -> None:
     )
     assert [p.filename for p in result.plots] == ["/sandbox/outputs/own.png"]
     assert png_size(base64.b64decode(result.plots[0].content_base64)) == (200, 100)
+
+
+def test_other_languages_return_no_plots_but_their_output_images(python_image: str) -> None:
+    from llm_sandbox.images import builder
+
+    builder.ensure_image("javascript")
+    tiny_png = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEElEQVR4nGP4z8DAwMDAAAAHBgH/2s3OAAAAAElFTkSuQmCC"
+    )
+    with ArtifactSandboxSession(lang="javascript") as session:
+        assert session.run("console.log('no plots here')").plots == []
+        result = session.run(
+            "const fs = require('fs');\n"
+            "fs.mkdirSync('outputs', { recursive: true });\n"
+            f"fs.writeFileSync('outputs/dot.png', Buffer.from('{tiny_png}', 'base64'));\n"
+            "fs.writeFileSync('outputs/data.json', '{}');\n"
+        )
+    assert result.exit_code == 0, result.stderr
+    assert [(p.format, p.filename, p.width, p.height) for p in result.plots] == [
+        (FileType.PNG, "/sandbox/outputs/dot.png", 2, 3)
+    ]
+    assert [(f.path, f.format) for f in result.files] == [("/sandbox/outputs/data.json", FileType.JSON)]

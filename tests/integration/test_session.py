@@ -161,14 +161,16 @@ def test_secure_defaults(make_session: Any) -> None:
         "print(sorted(os.listdir('/sys/class/net')))\n"
         "try:\n    open('/usr/evil', 'w')\nexcept OSError as e:\n    print('rootfs', e.errno)\n"
         "open('/sandbox/ok', 'w').write('ok'); open('/tmp/ok', 'w').write('ok'); print('writable')\n"
+        "try:\n    open('/opt/sandbox-packages/x', 'w')\nexcept OSError as e:\n    print('packages', e.errno)\n"
     )
-    uid_gid, caps, no_new_privs, interfaces, rootfs, writable = probe.stdout.splitlines()
+    uid_gid, caps, no_new_privs, interfaces, rootfs, writable, packages = probe.stdout.splitlines()
     assert uid_gid == "1000 1000"
     assert caps == "0000000000000000"
     assert no_new_privs == "1"
     assert interfaces == "['lo']"
     assert rootfs == "rootfs 30"  # EROFS
     assert writable == "writable"
+    assert packages == "packages 30"  # only the installer writes the (disk-backed) packages volume
 
 
 def test_network_is_unreachable_even_for_host_loopback(make_session: Any) -> None:
@@ -438,6 +440,24 @@ def test_concurrent_runs_in_one_session_are_serialised(make_session: Any) -> Non
 
 def test_is_safe_without_policy(make_session: Any) -> None:
     assert make_session().is_safe("import os") == (True, [])
+
+
+def test_missing_default_image_is_provided_on_open(docker_client: Any, python_image: str, no_leaks: None) -> None:
+    """A missing default image is (re)built on open instead of failing; here the builder finds an image
+    with the same content hash under another tag and restores the name without a full build."""
+    from llm_sandbox.images import builder
+
+    builder.ensure_image("ruby", docker_client)
+    name = builder.image_name("ruby")
+    backup = "llm-sandbox-test/ruby-backup:latest"
+    docker_client.images.get(name).tag(backup)
+    docker_client.images.remove(name)
+    try:
+        with create_session("docker", lang="ruby") as session:
+            assert session.run('puts "back"').stdout == "back\n"
+        assert docker_client.images.get(name)
+    finally:
+        docker_client.images.remove(backup)
 
 
 def test_missing_user_image_names_the_image_and_the_fix() -> None:

@@ -80,8 +80,9 @@ class FakeSession:
     def close(self) -> None:
         self.closed = True
 
-    def interrupt(self) -> None:
+    def interrupt(self) -> bool:
         self.interrupted.set()
+        return True
 
     def run(
         self,

@@ -141,7 +141,9 @@ def test_host_ca_bundle_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         builder.host_ca_bundle({"SSL_CERT_FILE": str(tmp_path / "missing"), "PIP_CERT": str(bundle)})
         == b"PEM"
     )
-    monkeypatch.setattr(builder, "_DEFAULT_CA_BUNDLE", str(tmp_path / "absent.crt"))
+    from llm_sandbox import installer
+
+    monkeypatch.setattr(installer, "_DEFAULT_BUNDLES", (str(tmp_path / "absent.crt"),))
     assert builder.host_ca_bundle({}) == b""
 
 

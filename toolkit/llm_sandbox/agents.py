@@ -68,7 +68,6 @@ T = TypeVar("T")
 
 DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_MAX_SESSIONS = 8
-_SANDBOX_USER = "1000:1000"
 _WRITABLE_ROOTS = ("/tmp",)
 
 
@@ -1263,28 +1262,14 @@ def _session_id(session: Any) -> str | None:
 
 
 def _kill_sandbox_processes(session: Any) -> bool:
-    """Kill every sandbox-user process except the keeper (PID 1), as a timeout does; files stay."""
-    if session is None or getattr(session, "attached", False):
-        return False
-    interrupt = getattr(session, "interrupt", None)
-    if callable(interrupt):  # sessions (or test doubles) that know how to interrupt themselves
-        interrupt()
-        return True
-    container_id = getattr(session, "container_id", None)
-    backend = getattr(session, "backend", None)
-    if not container_id or backend is None:
+    """Kill the session's running code, as a timeout does; its files stay."""
+    if session is None:
         return False
     try:
-        backend.exec(
-            container_id,
-            ["sh", "-c", "kill -9 -1 2>/dev/null; exit 0"],
-            user=_SANDBOX_USER,
-            deadline=time.monotonic() + 15,
-        )
-    except Exception as exc:
-        logger.warning("interrupting the sandbox %s failed: %s", str(container_id)[:12], exc)
+        return bool(session.interrupt())
+    except SandboxError as exc:
+        logger.warning("interrupting sandbox %s failed: %s", getattr(session, "session_id", "?"), exc)
         return False
-    return True
 
 
 __all__ = [

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import configparser
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from llm_sandbox.backends.base import ContainerSpec
 
 CA_BUNDLE_IN_CONTAINER = "/etc/llm-sandbox/host-ca.crt"
-_PASSED_THROUGH = (
+HOST_SETTINGS = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",
+    "ALL_PROXY",
     "http_proxy",
     "https_proxy",
     "no_proxy",
+    "all_proxy",
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
     "PIP_TRUSTED_HOST",
@@ -33,22 +36,24 @@ _PASSED_THROUGH = (
     "GONOSUMDB",
     "GOSUMDB",
 )
-_CA_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+"""Host environment variables that say how to reach package registries (proxies, private indexes)."""
+_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+_CA_VARIABLES_SET = (*_CA_VARIABLES, "npm_config_cafile")
 _DEFAULT_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
 
-def host_ca_bundle() -> str | None:
-    """The CA bundle the host trusts, from the usual variables or the distribution's default file."""
-    for variable in _CA_VARIABLES:
-        value = os.environ.get(variable)
-        if value and Path(value).is_file():
-            return value
-    return next((path for path in _DEFAULT_BUNDLES if Path(path).is_file()), None)
+def host_ca_bundle(environ: Mapping[str, str] | None = None) -> str | None:
+    """Path of the CA bundle the host trusts: the usual variables first, then the distribution's file."""
+    env = os.environ if environ is None else environ
+    for candidate in (*(env.get(name, "") for name in _CA_VARIABLES), *_DEFAULT_BUNDLES):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
 
 
 def host_package_settings() -> dict[str, str]:
     """Index and proxy settings of the host: environment first, then pip's config files (http(s) URLs only)."""
-    settings = {name: os.environ[name] for name in _PASSED_THROUGH if os.environ.get(name)}
+    settings = {name: os.environ[name] for name in HOST_SETTINGS if os.environ.get(name)}
     parser = configparser.ConfigParser()
     parser.read(
         [
@@ -65,12 +70,18 @@ def host_package_settings() -> dict[str, str]:
     ):
         if variable in settings or not parser.has_option("global", key):
             continue
-        values = [
-            v for v in parser.get("global", key).split() if key == "trusted-host" or v.startswith("http")
-        ]
+        values = [v for v in parser.get("global", key).split() if key == "trusted-host" or v.startswith("http")]
         if values:
             settings[variable] = " ".join(values)
     return settings
+
+
+def installer_environment(ca_bundle_path: str | None) -> dict[str, str]:
+    """Environment of an installer: the host's settings, and every client pointed at the CA bundle."""
+    environment = {"HOME": "/tmp", **host_package_settings()}
+    if ca_bundle_path:
+        environment.update(dict.fromkeys(_CA_VARIABLES_SET, ca_bundle_path))
+    return environment
 
 
 def installer_spec(
@@ -82,20 +93,14 @@ def installer_spec(
     network: str | None,
     keeper_command: list[str],
 ) -> ContainerSpec:
-    environment = {"HOME": "/tmp", **host_package_settings()}
-    binds = {}
     bundle = host_ca_bundle()
-    if bundle:
-        binds[bundle] = CA_BUNDLE_IN_CONTAINER
-        for variable in (*_CA_VARIABLES, "npm_config_cafile"):
-            environment[variable] = CA_BUNDLE_IN_CONTAINER
     return ContainerSpec(
         image=image,
         command=list(keeper_command),
         labels=labels,
-        environment=environment,
+        environment=installer_environment(CA_BUNDLE_IN_CONTAINER if bundle else None),
         volumes={volume: mount_path},
-        binds=binds,
+        binds={bundle: CA_BUNDLE_IN_CONTAINER} if bundle else {},
         options={
             "user": "1000:1000",
             "network_mode": network or "host",

@@ -238,6 +238,8 @@ class Session:
             environment=environment,
             workdir=self.workdir,
             volumes={self.packages_volume: PACKAGES_DIR},
+            # Only the installer writes packages: the sandbox cannot fill the (disk-backed) volume.
+            read_only_paths={PACKAGES_DIR},
             options=options,
         )
         started = time.monotonic()
@@ -510,11 +512,17 @@ class Session:
         exit_code = _trailer_exit_code(collector)
         return exit_code, collector
 
-    def interrupt(self) -> None:
-        """Kill the run in progress (from another thread); it then raises or returns as killed."""
+    def interrupt(self) -> bool:
+        """Kill the run in progress (call it from another thread); True if there was one.
+
+        The interrupted ``run()`` returns with the exit code of the killed
+        program (137), or 125 when the wrapper itself was killed.
+        """
         run_dir = self._current_run_dir
-        if run_dir and self.container_id and not self._closed:
-            self._kill_run(self.container_id, run_dir)
+        if not (run_dir and self.container_id and not self._closed):
+            return False
+        self._kill_run(self.container_id, run_dir)
+        return True
 
     def _exec_user(self) -> str | None:
         return None if self.attached else SANDBOX_USER
@@ -594,24 +602,10 @@ class Session:
         return output
 
     def _run_installer(self, command: str) -> ConsoleOutput:
-        from llm_sandbox.installer import installer_spec
-
-        assert self.container_id is not None
-        image = self._resolve_image()
-        spec = installer_spec(
-            image,
-            self.packages_volume,
-            PACKAGES_DIR,
-            labels={
-                SESSION_LABEL: self.session_id,
-                OWNER_LABEL: owner_label(),
-                "llm-sandbox.role": "installer",
-            },
-            network=getattr(self.backend, "installer_network", None),
-            keeper_command=KEEPER_COMMAND,
-        )
-        installer = self.backend.create(spec)
+        """Create an installer, run ``command`` in it, hand the packages to the sandbox, remove it."""
+        installer = self.backend.create(self._installer_spec())
         try:
+            self._prepare_installer(installer)
             collector = OutputCollector(limit=self.max_output_bytes, errors="replace")
             try:
                 exit_code = self.backend.exec(
@@ -625,13 +619,34 @@ class Session:
             except ExecDeadlineExceeded:
                 raise SandboxTimeoutError(
                     f"installing libraries took longer than {self.install_timeout:g}s; "
-                    "raise install_timeout or check the package index",
+                    "raise install_timeout or check that the installer can reach the package index",
                     timeout_duration=self.install_timeout,
                 ) from None
             collector.finish()
+            if exit_code == 0:
+                self._collect_installed(installer)
             return ConsoleOutput(exit_code, collector.stderr.text(), collector.stdout.text())
         finally:
             self.backend.remove(installer)
+
+    def _installer_spec(self) -> ContainerSpec:
+        """The installer container: it shares the sandbox's packages volume (see ``installer.py``)."""
+        from llm_sandbox.installer import installer_spec
+
+        return installer_spec(
+            self._resolve_image(),
+            self.packages_volume,
+            PACKAGES_DIR,
+            labels={SESSION_LABEL: self.session_id, OWNER_LABEL: owner_label(), "llm-sandbox.role": "installer"},
+            network=getattr(self.backend, "installer_network", None),
+            keeper_command=KEEPER_COMMAND,
+        )
+
+    def _prepare_installer(self, installer: str) -> None:
+        """Hook before installing (the Docker installer gets the CA bundle as a bind mount: nothing to do)."""
+
+    def _collect_installed(self, installer: str) -> None:
+        """Hook after a successful install (the packages volume is shared: nothing to do)."""
 
     # files --------------------------------------------------------------
     def copy_to_runtime(self, src: str, dest: str) -> None:

@@ -44,7 +44,9 @@ class ContainerSpec:
     environment: dict[str, str] = field(default_factory=dict)
     workdir: str | None = None
     volumes: dict[str, str] = field(default_factory=dict)
-    """Named volume → mount path (read-write)."""
+    """Named volume → mount path (read-write, unless the path is in ``read_only_paths``)."""
+    read_only_paths: set[str] = field(default_factory=set)
+    """Volume mount paths the container may only read (engines that cannot express it mount them read-write)."""
     binds: dict[str, str] = field(default_factory=dict)
     """Host path → container path (read-only)."""
     options: dict[str, Any] = field(default_factory=dict)

@@ -112,7 +112,10 @@ class DockerBackend:
     # containers ---------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
         options = dict(spec.options)
-        mounts = [docker.types.Mount(target, name, type="volume") for name, target in spec.volumes.items()]
+        mounts = [
+            docker.types.Mount(target, name, type="volume", read_only=target in spec.read_only_paths)
+            for name, target in spec.volumes.items()
+        ]
         mounts += [
             docker.types.Mount(target, source, type="bind", read_only=True)
             for source, target in spec.binds.items()

@@ -48,6 +48,7 @@ import threading
 import time
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import IO, Any
 
 from llm_sandbox.backends.base import (
@@ -58,7 +59,6 @@ from llm_sandbox.backends.base import (
     OutputCallback,
 )
 from llm_sandbox.const import SupportedLanguage
-from llm_sandbox.data import ConsoleOutput
 from llm_sandbox.exceptions import (
     ContainerError,
     ImageBuildError,
@@ -1102,34 +1102,18 @@ class SandboxKubernetesSession(Session):
         """The sandbox pod's name (``container_id``)."""
         return self.container_id
 
-    def _run_installer(self, command: str) -> ConsoleOutput:
-        """Install in a short-lived installer pod, then copy the packages into the sandbox pod.
+    def _installer_spec(self) -> ContainerSpec:
+        """A short-lived installer pod; its packages are copied into the sandbox pod afterwards.
 
         The installer pod runs the session's image as the sandbox user with no
         capabilities and a read-only root, carries ``llm-sandbox.role=installer``
         (the NetworkPolicy of :func:`apply_network_policy` leaves it its egress)
         and gets the host's package index/proxy settings and CA bundle, as the
-        Docker installer does.
+        Docker installer does. Pods cannot share an emptyDir, hence the copy.
         """
-        from llm_sandbox.installer import host_ca_bundle, host_package_settings
-        from llm_sandbox.output import OutputCollector
+        from llm_sandbox.installer import host_ca_bundle, installer_environment
 
-        assert self.container_id is not None
-        backend = self.backend
-        assert isinstance(backend, KubernetesBackend)
-        environment = {"HOME": "/tmp", **host_package_settings()}
-        bundle = host_ca_bundle()
-        if bundle:
-            for variable in (
-                "PIP_CERT",
-                "REQUESTS_CA_BUNDLE",
-                "SSL_CERT_FILE",
-                "CURL_CA_BUNDLE",
-                "NODE_EXTRA_CA_CERTS",
-                "npm_config_cafile",
-            ):
-                environment[variable] = CA_BUNDLE_IN_INSTALLER
-        spec = ContainerSpec(
+        return ContainerSpec(
             image=self._resolve_image(),
             command=list(KEEPER_COMMAND),
             labels={
@@ -1138,7 +1122,7 @@ class SandboxKubernetesSession(Session):
                 ROLE_LABEL: INSTALLER_ROLE,
                 "llm-sandbox.lang": self.lang,
             },
-            environment=environment,
+            environment=installer_environment(CA_BUNDLE_IN_INSTALLER if host_ca_bundle() else None),
             workdir="/tmp",
             # disk-backed /tmp: wheels are downloaded there, and memory-backed space would count as memory
             volumes={self.packages_volume: PACKAGES_DIR, f"{self.packages_volume}-tmp": "/tmp"},
@@ -1151,52 +1135,39 @@ class SandboxKubernetesSession(Session):
                 "pod_manifest": self.installer_pod_manifest,
             },
         )
-        installer = backend.create(spec)
+
+    def _prepare_installer(self, installer: str) -> None:
+        """Pods cannot bind-mount a host file: write the host's CA bundle into the installer pod."""
+        from llm_sandbox.installer import host_ca_bundle
+
+        bundle = host_ca_bundle()
+        if bundle:
+            ca = Path(bundle).read_bytes()
+            self.backend.exec(
+                installer,
+                ["sh", "-c", 'mkdir -p "${1%/*}" && head -c "$0" >"$1"', str(len(ca)), CA_BUNDLE_IN_INSTALLER],
+                stdin=ca,
+                deadline=time.monotonic() + 60,
+            )
+
+    def _collect_installed(self, installer: str) -> None:
+        """Copy the installed packages from the installer pod into the sandbox pod (tar over exec)."""
+        backend = self.backend
+        assert isinstance(backend, KubernetesBackend) and self.container_id is not None
         try:
-            if bundle:
-                with open(bundle, "rb") as handle:
-                    ca = handle.read()
-                script = 'mkdir -p "${1%/*}" && head -c "$0" >"$1"'
-                backend.exec(
-                    installer,
-                    ["sh", "-c", script, str(len(ca)), CA_BUNDLE_IN_INSTALLER],
-                    stdin=ca,
-                    deadline=time.monotonic() + 60,
-                )
-            collector = OutputCollector(limit=self.max_output_bytes, errors="replace")
-            try:
-                exit_code = backend.exec(
-                    installer,
-                    ["sh", "-c", command],
-                    on_output=collector,
-                    environment={"LLM_SANDBOX_PACKAGES": PACKAGES_DIR},
-                    deadline=time.monotonic() + self.install_timeout,
-                )
-            except ExecDeadlineExceeded:
-                raise SandboxTimeoutError(
-                    f"installing libraries took longer than {self.install_timeout:g}s; "
-                    "raise install_timeout or check that installer pods can reach the package index",
-                    timeout_duration=self.install_timeout,
-                ) from None
-            collector.finish()
-            if exit_code == 0:
-                try:
-                    size = backend.transfer(
-                        installer,
-                        PACKAGES_DIR,
-                        self.container_id,
-                        PACKAGES_DIR,
-                        deadline=time.monotonic() + self._timeout(None, None),
-                    )
-                except ExecDeadlineExceeded:
-                    raise SandboxTimeoutError(
-                        "copying the installed libraries into the sandbox pod timed out",
-                        timeout_duration=self._timeout(None, None),
-                    ) from None
-                logger.info("copied %.1f MB of packages into pod %s", size / 1e6, self.container_id)
-            return ConsoleOutput(exit_code, collector.stderr.text(), collector.stdout.text())
-        finally:
-            backend.remove(installer)
+            size = backend.transfer(
+                installer,
+                PACKAGES_DIR,
+                self.container_id,
+                PACKAGES_DIR,
+                deadline=time.monotonic() + self._timeout(None, None),
+            )
+        except ExecDeadlineExceeded:
+            raise SandboxTimeoutError(
+                "copying the installed libraries into the sandbox pod timed out",
+                timeout_duration=self._timeout(None, None),
+            ) from None
+        logger.info("copied %.1f MB of packages into pod %s", size / 1e6, self.container_id)
 
 
 __all__ = [

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from llm_sandbox import installer
 from llm_sandbox.exceptions import ContainerError, ImageBuildError, ImageError
 from llm_sandbox.images.progress import Progress, resolve_progress
 
@@ -73,25 +74,6 @@ PARALLEL_BUILDS = 2
 _HASH_SCHEME = b"llm-sandbox-image-hash-v1"
 _TAIL_LINES = 20
 
-# Host settings passed to builds as build args (a proxy, a private index, a registry mirror).
-_PASSTHROUGH_ARGS = (
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_TRUSTED_HOST",
-    "npm_config_registry",
-    "NPM_CONFIG_REGISTRY",
-    "GOPROXY",
-)
-_CA_BUNDLE_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
-_DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CA_FILE_NAME = "host-ca.crt"  # where the host CA bundle lands in every build context
 
 _IGNORED_NAMES = {"__pycache__", ".keep", ".gitkeep", ".DS_Store", ".mypy_cache", ".ruff_cache"}
@@ -170,22 +152,19 @@ def content_hash(files: Mapping[str, ContextFile], base_id: str) -> str:
 
 
 def host_ca_bundle(environ: Mapping[str, str] | None = None) -> bytes:
-    """The host's CA bundle (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, PIP_CERT, Debian's default), or b""."""
-    env = os.environ if environ is None else environ
-    for candidate in [*(env.get(name, "") for name in _CA_BUNDLE_ENV), _DEFAULT_CA_BUNDLE]:
-        if candidate and os.path.isfile(candidate):
-            try:
-                return Path(candidate).read_bytes()
-            except OSError:
-                continue
-    return b""
+    """The bytes of the host's CA bundle (see :func:`llm_sandbox.installer.host_ca_bundle`), or b""."""
+    path = installer.host_ca_bundle(environ)
+    try:
+        return Path(path).read_bytes() if path else b""
+    except OSError:
+        return b""
 
 
 def build_args(base_image: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``BASE_IMAGE`` plus the host's proxy and package-index settings that are set."""
     env = os.environ if environ is None else environ
     args = {"BASE_IMAGE": base_image}
-    args.update({name: env[name] for name in _PASSTHROUGH_ARGS if env.get(name)})
+    args.update({name: env[name] for name in installer.HOST_SETTINGS if env.get(name)})
     return args
 
 
