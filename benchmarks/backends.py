@@ -1,6 +1,6 @@
 """Open / run / close costs of a session on each container backend, from one run on the same image.
 
-    PYTHONPATH=toolkit python benchmarks/backends.py [--runs 20] [--backends docker,podman] [--lang python]
+    .venv/bin/python benchmarks/backends.py [--runs 20] [--backends docker,podman] [--lang python]
 
 ``--runs`` rounds; in each, every backend in turn opens a session (create and
 start the container and its packages volume), runs a hello-world twice (the
@@ -14,18 +14,13 @@ Podman gets the image Docker has (loaded once, before timing).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
 
+from common import machine, summary
+
 FIGURES = ("open", "first run", "warm run", "command", "close", "open+run+close")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _timed(action: Callable[..., object], *args: object) -> float:
@@ -108,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"measuring {', '.join(ready) or 'nothing'} ({args.runs} rounds)...", file=sys.stderr, flush=True)
     results = measure(ready, args.lang, args.code, args.runs) if ready else {}
 
+    print(f"machine: {machine()}")
     print(f"session costs, {args.lang} image, code {args.code!r} (ms)")
     print(f"{'figure':<16} {'backend':<8} {'median':>8} {'p95':>8} {'runs':>5}")
     for figure in FIGURES:
         for backend, samples in results.items():
-            values = samples[figure]
-            print(f"{figure:<16} {backend:<8} {statistics.median(values):8.1f} "
-                  f"{percentile(values, 0.95):8.1f} {len(values):5d}")  # fmt: skip
+            median, p95, runs = summary(samples[figure])
+            print(f"{figure:<16} {backend:<8} {median:8.1f} {p95:8.1f} {runs:5d}")
     for backend, reason in skipped.items():
         print(f"{backend}: skipped ({reason})")
     return 0 if results else 1

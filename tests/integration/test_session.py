@@ -370,6 +370,18 @@ def test_commit_container_saves_workdir_and_packages(
 
 
 # lifecycle and errors ------------------------------------------------------
+def test_open_is_idempotent_and_required(python_image: str, no_leaks: None) -> None:
+    session = create_session("docker", lang="python", session_timeout=60)
+    with pytest.raises(NotOpenSessionError, match="context manager"):
+        session.run("print(1)")
+    session.open()
+    container_id = session.container_id
+    assert session.open() is session and session.container_id == container_id
+    assert session.is_open
+    session.close()
+    assert not session.is_open
+
+
 def test_containers_are_labelled_and_removed(
     make_session: Any, docker_client: Any, backend_name: str
 ) -> None:

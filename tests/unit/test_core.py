@@ -148,6 +148,7 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
             ("sandbox/outputs/again.svg", b"<svg/>"),
             ("sandbox/outputs/new.png", png),
             ("sandbox/outputs/t.csv", b"a,b"),
+            ("large-files", b"52428800 /sandbox/outputs/huge.parquet\n"),
         ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -158,9 +159,12 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
         (FileType.PNG, 640, None),
         (FileType.PNG, 7, "/sandbox/outputs/new.png"),
     ]
-    assert [(f.path, f.format, f.size) for f in files] == [("/sandbox/outputs/t.csv", FileType.CSV, 3)]
+    assert [(f.path, f.format, f.size, f.content_base64 is None) for f in files] == [
+        ("/sandbox/outputs/t.csv", FileType.CSV, 3, False),
+        ("/sandbox/outputs/huge.parquet", FileType.PARQUET, 52428800, True),
+    ]
     plots, files = _read_artifacts(buffer.getvalue(), plotting=False)
-    assert plots == [] and len(files) == 3  # images in outputs are plain files then
+    assert plots == [] and len(files) == 4  # images in outputs are plain files then
 
 
 def test_installer_is_locked_down_and_trusts_the_host_ca(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,3 +176,10 @@ def test_installer_is_locked_down_and_trusts_the_host_ca(monkeypatch: pytest.Mon
     assert spec.options["read_only"] is True
     assert spec.environment["PIP_INDEX_URL"] == "https://mirror.example/simple"
     assert host_package_settings()["PIP_INDEX_URL"] == "https://mirror.example/simple"
+
+
+def test_trailer_is_bounded() -> None:
+    collector = OutputCollector(marker=MARKER, trailer_limit=10)
+    collector(STDOUT, MARKER + b"0\n")
+    with pytest.raises(OverflowError):
+        collector(STDOUT, b"x" * 20)

@@ -129,14 +129,36 @@ class _SandboxToolBase(BaseTool):
         reply: ToolReply = getattr(self._ops, operation)(self.session_key_for(config), **arguments)
         return reply.text, reply.artifact
 
-    async def _acall(
-        self, operation: str, config: RunnableConfig | None, **arguments: Any
-    ) -> tuple[str, Any]:
+    async def _acall(self, operation: str, config: RunnableConfig | None, **arguments: Any) -> tuple[str, Any]:
         key = self.session_key_for(config)
         reply: ToolReply = await self.manager.run_in_thread(
             getattr(self._ops, operation), key, interrupt=(key, None), **arguments
         )
         return reply.text, reply.artifact
+
+    def _run(
+        self,
+        *positional: Any,
+        config: RunnableConfig,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **arguments: Any,
+    ) -> tuple[str, Any]:
+        return self._call(self.operation, config, **self._arguments(positional, arguments))
+
+    async def _arun(
+        self,
+        *positional: Any,
+        config: RunnableConfig,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **arguments: Any,
+    ) -> tuple[str, Any]:
+        return await self._acall(self.operation, config, **self._arguments(positional, arguments))
+
+    def _arguments(self, positional: tuple[Any, ...], arguments: dict[str, Any]) -> dict[str, Any]:
+        """Arguments by name; a plain ``tool.run("...")`` passes the first schema field positionally."""
+        schema = self.args_schema
+        names = list(schema.model_fields) if isinstance(schema, type) and issubclass(schema, BaseModel) else []
+        return {**dict(zip(names, positional, strict=False)), **arguments}
 
     def close(self) -> None:
         """Close the manager (and every sandbox it holds)."""
@@ -160,28 +182,6 @@ class SandboxTool(_SandboxToolBase):
     description: str = ""
     args_schema: ArgsSchema | None = RunCodeInput
 
-    def _run(
-        self,
-        code: str,
-        language: str | None = None,
-        libraries: list[str] | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return self._call("run_code", config, code=code, language=language, libraries=libraries)
-
-    async def _arun(
-        self,
-        code: str,
-        language: str | None = None,
-        libraries: list[str] | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return await self._acall("run_code", config, code=code, language=language, libraries=libraries)
-
 
 class SandboxInstallTool(_SandboxToolBase):
     """Install packages into the conversation's sandbox; artifact: the installer's ConsoleOutput."""
@@ -190,26 +190,6 @@ class SandboxInstallTool(_SandboxToolBase):
     operation: ClassVar[str] = "install_packages"
     description: str = ""
     args_schema: ArgsSchema | None = InstallPackagesInput
-
-    def _run(
-        self,
-        libraries: list[str],
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return self._call("install_packages", config, libraries=libraries, language=language)
-
-    async def _arun(
-        self,
-        libraries: list[str],
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return await self._acall("install_packages", config, libraries=libraries, language=language)
 
 
 class SandboxUploadTool(_SandboxToolBase):
@@ -220,32 +200,6 @@ class SandboxUploadTool(_SandboxToolBase):
     description: str = ""
     args_schema: ArgsSchema | None = UploadFileInput
 
-    def _run(
-        self,
-        path: str,
-        content: str | None = None,
-        source: str | None = None,
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return self._call("upload_file", config, path=path, content=content, source=source, language=language)
-
-    async def _arun(
-        self,
-        path: str,
-        content: str | None = None,
-        source: str | None = None,
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return await self._acall(
-            "upload_file", config, path=path, content=content, source=source, language=language
-        )
-
 
 class SandboxReadFileTool(_SandboxToolBase):
     """Read a file from the sandbox; artifact: a FileOutput with the full content (base64)."""
@@ -255,26 +209,6 @@ class SandboxReadFileTool(_SandboxToolBase):
     description: str = ""
     args_schema: ArgsSchema | None = ReadFileInput
 
-    def _run(
-        self,
-        path: str,
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return self._call("read_file", config, path=path, language=language)
-
-    async def _arun(
-        self,
-        path: str,
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return await self._acall("read_file", config, path=path, language=language)
-
 
 class SandboxListFilesTool(_SandboxToolBase):
     """List files in the sandbox; artifact: a list of FileEntry."""
@@ -283,26 +217,6 @@ class SandboxListFilesTool(_SandboxToolBase):
     operation: ClassVar[str] = "list_files"
     description: str = ""
     args_schema: ArgsSchema | None = ListFilesInput
-
-    def _run(
-        self,
-        path: str | None = None,
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return self._call("list_files", config, path=path, language=language)
-
-    async def _arun(
-        self,
-        path: str | None = None,
-        language: str | None = None,
-        *,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, Any]:
-        return await self._acall("list_files", config, path=path, language=language)
 
 
 _TOOL_CLASSES: dict[str, type[_SandboxToolBase]] = {

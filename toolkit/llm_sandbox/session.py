@@ -39,6 +39,7 @@ from llm_sandbox.exceptions import (
     MissingDependencyError,
     NotOpenSessionError,
     PackageManagerError,
+    ResourceError,
     SandboxTimeoutError,
     SessionClosedError,
     UnsupportedBackendError,
@@ -57,6 +58,9 @@ DEFAULT_EXECUTION_TIMEOUT = 300.0
 DEFAULT_INSTALL_TIMEOUT = 600.0
 KILL_TIMEOUT = 15.0
 MAX_ARTIFACT_BYTES = 10 * 1024 * 1024
+"""Larger plots are dropped (with a notice) and larger output files are listed without content."""
+MAX_TRAILER_BYTES = 256 * 1024 * 1024
+"""All artifacts of one run together; more is a ``ResourceError``."""
 RUN_ROOT = "/tmp/llm-sandbox"
 COMMITTED_WORKDIR = "/opt/llm-sandbox-state/workdir"
 
@@ -163,6 +167,7 @@ class Session:
         self._built_template: str | None = None
         self._installed: set[str] = set()
         self._lock = threading.RLock()
+        self._opened = False
         self._closed = False
         self._expired = False
         self._session_timer: threading.Timer | None = None
@@ -184,14 +189,14 @@ class Session:
 
     @property
     def is_open(self) -> bool:
-        return self.container_id is not None and not self._closed
+        return self._opened and not self._closed
 
     def open(self) -> Session:
         """Create (or attach to) the container. Idempotent."""
         with self._lock:
             if self._closed:
                 raise SessionClosedError("this session was closed; create a new session")
-            if self.container_id is not None and (self.attached and getattr(self, "_attached_ok", False)):
+            if self._opened:
                 return self
             if self.attached:
                 assert self.container_id is not None
@@ -200,11 +205,11 @@ class Session:
                         f"container {self.container_id} does not exist or is not running; "
                         "start it or open a session without container_id"
                     )
-                self._attached_ok = True
-            elif self.container_id is None:
+            else:
                 self.container_id = self._create_container()
                 if (self.image or "").startswith("llm-sandbox-commit/"):
                     self._restore_committed_workdir()
+            self._opened = True
             _open_sessions.add(self)
             if self.session_timeout:
                 self._session_timer = threading.Timer(self.session_timeout, self._expire)
@@ -313,9 +318,7 @@ class Session:
 
     def _expire(self) -> None:
         self._expired = True
-        logger.info(
-            "session %s reached its session_timeout of %ss; closing", self.session_id, self.session_timeout
-        )
+        logger.info("session %s reached its session_timeout of %ss; closing", self.session_id, self.session_timeout)
         self.close()
 
     def __enter__(self) -> Session:
@@ -334,7 +337,7 @@ class Session:
             )
         if self._closed:
             raise SessionClosedError("the session is closed; open a new session")
-        if self.container_id is None:
+        if not self._opened or self.container_id is None:
             raise NotOpenSessionError()
         return self.container_id
 
@@ -375,6 +378,7 @@ class Session:
         environment = {}
         if artifacts:
             environment["LLM_SANDBOX_ARTIFACTS"] = "1"
+            environment["LLM_SANDBOX_MAX_FILE_BYTES"] = str(MAX_ARTIFACT_BYTES)
             detection = self.language.config.plot_detection
             if plotting and detection and detection.enabled:
                 environment.update(detection.environment)
@@ -427,9 +431,7 @@ class Session:
             timeout=self._timeout(timeout, None),
             what=f"command {command[:60]!r}",
         )
-        return ConsoleOutput(
-            exit_code=exit_code, stdout=collector.stdout.text(), stderr=collector.stderr.text()
-        )
+        return ConsoleOutput(exit_code=exit_code, stdout=collector.stdout.text(), stderr=collector.stderr.text())
 
     def execute_commands(
         self, commands: list[str | tuple[str, str | None]], workdir: str | None = None
@@ -476,6 +478,7 @@ class Session:
             on_stdout=on_stdout,
             on_stderr=on_stderr,
             marker=marker,
+            trailer_limit=MAX_TRAILER_BYTES,
         )
         stdin = f"{nonce} {len(content)}\n".encode() + content
         argv = ["sh", "-c", _RUN_SH, "llm-sandbox", run_dir, file_name, command, outputs]
@@ -499,11 +502,17 @@ class Session:
                     "(with every process it started); the session is still usable",
                     timeout_duration=timeout,
                 ) from None
+            except OverflowError:
+                self._kill_run(container_id, run_dir)
+                raise ResourceError(
+                    f"the artifacts of this run exceed {MAX_TRAILER_BYTES // 2**20} MiB in total; "
+                    "write fewer or smaller files to the outputs directory (large files are best "
+                    "fetched with copy_from_runtime from another directory)"
+                ) from None
             except ContainerError:
                 if self._closed:
                     raise SessionClosedError(
-                        "the session was closed while running"
-                        + (" (session_timeout expired)" if self._expired else "")
+                        "the session was closed while running" + (" (session_timeout expired)" if self._expired else "")
                     ) from None
                 raise
             finally:
@@ -683,8 +692,7 @@ class Session:
                     archive.extractall(staging, filter="data")
                 except tarfile.FilterError as exc:
                     raise ValidationError(
-                        f"refusing to copy {src}: unsafe archive member ({exc}); "
-                        "links must stay inside the copied tree"
+                        f"refusing to copy {src}: unsafe archive member ({exc}); links must stay inside the copied tree"
                     ) from None
                 extracted = Path(staging) / root
                 if destination.is_dir() and extracted.is_dir():
@@ -827,14 +835,10 @@ class SandboxDockerSession(Session):
     ) -> None:
         from llm_sandbox.backends.docker import DockerBackend
 
-        super().__init__(
-            DockerBackend(client) if client is not None else None, image, dockerfile, lang, **kwargs
-        )
+        super().__init__(DockerBackend(client) if client is not None else None, image, dockerfile, lang, **kwargs)
 
 
-def create_session(
-    backend: SandboxBackend | str = SandboxBackend.DOCKER, *args: Any, **kwargs: Any
-) -> Session:
+def create_session(backend: SandboxBackend | str = SandboxBackend.DOCKER, *args: Any, **kwargs: Any) -> Session:
     """Create a session for ``backend`` (``docker``, ``podman``, ``kubernetes``, ``micromamba``).
 
     Open it with ``with`` (or ``open()``/``close()``).
@@ -1018,6 +1022,9 @@ def _read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list
                 continue
             name = member.name
             handle = archive.extractfile(member)
+            if name == "large-files":
+                files += _large_files((handle.read() if handle else b"").decode(errors="replace"))
+                continue
             content = handle.read() if handle and member.size <= MAX_ARTIFACT_BYTES else None
             encoded = base64.b64encode(content).decode() if content is not None else None
             match = _PLOT_NAME.match(name)
@@ -1051,6 +1058,18 @@ def _read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list
             else:
                 files.append(FileOutput(path=path, format=kind, size=member.size, content_base64=encoded))
     return [plot for _, plot in sorted(plots, key=lambda item: item[0])] + images, files
+
+
+def _large_files(listing: str) -> list[FileOutput]:
+    """Output files over the size limit: listed (``<size> <path>`` lines), their content not sent."""
+    found = []
+    for line in listing.splitlines():
+        size, _, path = line.partition(" ")
+        if size.isdigit() and path:
+            found.append(
+                FileOutput(path=path, format=FileType.from_filename(path), size=int(size), content_base64=None)
+            )
+    return found
 
 
 def _image_size(data: bytes) -> tuple[int | None, int | None]:

@@ -5,8 +5,9 @@
 # stdin:  "<nonce> <size>\n" then <size> bytes, written to RUN_DIR/FILE (nothing when size is 0).
 #         The program itself gets /dev/null as stdin.
 # stdout: the program's own stdout, untouched; then "<nonce> <exit code>\n"; then, when
-#         LLM_SANDBOX_ARTIFACTS=1, a tar stream of RUN_DIR/plots and of the files written under
-#         OUTPUTS_DIR during this run.
+#         LLM_SANDBOX_ARTIFACTS=1, a tar stream of RUN_DIR/plots, of the files written under
+#         OUTPUTS_DIR during this run, and of RUN_DIR/large-files: "<size> <path>" lines naming the
+#         new files larger than LLM_SANDBOX_MAX_FILE_BYTES, which are listed but not sent.
 run_dir=$1 file=$2 command=$3 outputs=${4-}
 IFS=' ' read -r nonce size || exit 125
 umask 077
@@ -19,9 +20,12 @@ LLM_SANDBOX_FILE="$run_dir/$file" LLM_SANDBOX_RUN_DIR="$run_dir" LLM_SANDBOX_PLO
 rc=$?
 printf '%s %s\n' "$nonce" "$rc"
 if [ "${LLM_SANDBOX_ARTIFACTS-}" = 1 ]; then
+    limit=${LLM_SANDBOX_MAX_FILE_BYTES:-10485760}
+    : >"$run_dir/large-files"
     if [ -n "$outputs" ] && [ -d "$outputs" ]; then
-        find "$outputs" -type f -newer "$run_dir/start" -print0
-    fi | tar -cf - --null -C "$run_dir" plots -C / -T - 2>/dev/null
+        find "$outputs" -type f -newer "$run_dir/start" -size +"$limit"c -printf '%s %p\n' >"$run_dir/large-files"
+        find "$outputs" -type f -newer "$run_dir/start" -size -"$((limit + 1))"c -print0
+    fi | tar -cf - --null -C "$run_dir" plots large-files -C / -T - 2>/dev/null
 fi
 rm -rf "$run_dir"
 exit "$rc"
