@@ -68,6 +68,9 @@ COMMITTED_WORKDIR = "/opt/llm-sandbox-state/workdir"
 SECURE_DEFAULTS: dict[str, Any] = {
     "user": SANDBOX_USER,
     "network_mode": "none",
+    # With no network anyway, skipping the engine's network setup halves container start (~60 ms on
+    # Docker); the loopback interface still works. Dropped when runtime_configs enable a network.
+    "network_disabled": True,
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
     "pids_limit": 256,
@@ -226,6 +229,8 @@ class Session:
     def _create_container(self) -> str:
         image = self._resolve_image()
         options = {**SECURE_DEFAULTS, **_translate_runtime_configs(self.runtime_configs)}
+        if options.get("network_mode") != "none" and "network_disabled" not in self.runtime_configs:
+            options.pop("network_disabled")
         tmp_options = _TMP_TMPFS + (",exec" if self.language.config.exec_tmp else "")
         tmpfs = {self.workdir: _WORKDIR_TMPFS, "/tmp": tmp_options}
         tmpfs.update(options.pop("tmpfs", None) or {})

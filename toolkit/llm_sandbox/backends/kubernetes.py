@@ -129,6 +129,7 @@ _MAPPED_OPTIONS = {
     "nano_cpus",
     "tmpfs",
     "network_mode",
+    "network_disabled",
     "pids_limit",
     "pod_manifest",
 }

@@ -17,14 +17,19 @@ from llm_sandbox_capture import save
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
 
 _CAPTURED = "_llm_sandbox_captured"
 
 
 def _render_png(figure) -> None:  # type: ignore[no-untyped-def]
+    """Draw once and encode the pixels with light compression: the cheapest PNG matplotlib can give."""
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    pixels = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)  # does not replace figure.canvas for good
-    width, height = figure.get_size_inches() * figure.dpi
+    pixels.save(buffer, "png", compress_level=1)
     save(buffer.getvalue(), "png", width, height, figure.dpi)
     setattr(figure, _CAPTURED, True)
 
