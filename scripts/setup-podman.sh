@@ -33,11 +33,7 @@ if ! command -v podman >/dev/null || ! have_runc; then
         log "podman (and runc) are not installed; install them (Debian/Ubuntu: apt-get install podman runc)"
         exit 1
     fi
-    log "installing podman and runc (Debian packages)"
-    if [ -z "$(find /var/lib/apt/lists -name '*_Packages' -mmin -1440 2>/dev/null | head -1)" ]; then
-        apt-get update -q >&2
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc >&2
+    bash "$(dirname "$0")/apt-install.sh" --with-recommends podman runc >&2
 fi
 
 # --- containers.conf -------------------------------------------------------------------------

@@ -10,16 +10,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_install() {
-    local missing=()
-    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    step "Installing Debian packages: ${missing[*]}"
-    if [ -z "$(find /var/lib/apt/lists -name '*_Packages' -mmin -1440 2>/dev/null | head -1)" ]; then
-        as_root apt-get update -q
-    fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
+apt_install() { bash scripts/apt-install.sh "$@"; }
 
 # 1. A container engine: use the user's Docker when it answers, else Debian's docker.io.
 if ! docker info >/dev/null 2>&1; then

@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_SKIP_EXAMPLE=1 SETUP_EXTRAS=dev bash scripts/setup.sh
-for extra in scripts/setup-podman.sh scripts/setup-browser.sh; do
-    [ -f "$extra" ] && bash "$extra"
-done
+bash scripts/setup-podman.sh
+bash scripts/setup-browser.sh
+bash scripts/apt-install.sh docker-registry   # a real registry on loopback for the image pull test
 set +e
 if [ $# -gt 0 ]; then
     .venv/bin/python -m pytest -p no:cacheprovider -q "$@"

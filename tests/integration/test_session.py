@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -489,3 +490,49 @@ def test_environment_has_no_host_secrets(make_session: Any) -> None:
         assert "s3cret" not in make_session().run("import os; print(os.environ)").stdout
     finally:
         del os.environ["LLM_SANDBOX_TEST_SECRET"]
+
+
+@pytest.fixture
+def loopback_registry(tmp_path: Path) -> Any:
+    """A real registry (Debian's docker-registry) on 127.0.0.1, stopped after the test."""
+    import shutil
+    import subprocess
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("docker-registry is not installed (scripts/test.sh installs it)")
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_missing_user_image_is_pulled(docker_client: Any, loopback_registry: str, no_leaks: None) -> None:
+    from llm_sandbox.images import builder
+
+    image = f"{loopback_registry}/llm-sandbox-pull-test:1"
+    docker_client.images.get(builder.ensure_image("ruby", docker_client)).tag(image)
+    docker_client.images.push(image)
+    docker_client.images.remove(image)
+    try:
+        with create_session("docker", lang="ruby", image=image) as session:
+            assert session.run('puts "pulled"').stdout == "pulled\n"
+        assert docker_client.images.get(image)
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(image)

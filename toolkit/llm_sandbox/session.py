@@ -279,10 +279,14 @@ class Session:
             return image
         if self.image is None or image == self.language.config.default_image:
             return self._build_default_image()
+        logger.info("image %s is not here; pulling it", image)
+        if self.backend.pull_image(image):
+            return image
         raise ImageNotFoundError(
             image,
-            f"pull or build it first (e.g. `docker pull {image}`), or leave image= unset to use "
-            f"the built-in llm-sandbox/{self.lang} image (`llm-sandbox images build {self.lang}`)",
+            f"it is not on this machine and could not be pulled; pull or build it first (e.g. `docker pull "
+            f"{image}`), or leave image= unset to use the built-in llm-sandbox/{self.lang} image "
+            f"(`llm-sandbox images build {self.lang}`)",
         )
 
     def _build_default_image(self) -> str:

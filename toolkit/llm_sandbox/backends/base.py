@@ -60,6 +60,10 @@ class Backend(Protocol):
 
     def image_exists(self, image: str) -> bool: ...
 
+    def pull_image(self, image: str) -> bool:
+        """Pull ``image`` from its registry; False when it cannot be had (no registry, no such image)."""
+        ...
+
     def build_image(self, dockerfile: str, tag: str) -> None:
         """Build ``tag`` from the Dockerfile at path ``dockerfile`` (its directory is the context)."""
         ...

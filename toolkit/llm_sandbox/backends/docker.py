@@ -33,6 +33,7 @@ try:
     import docker
     import docker.errors
     import docker.types
+    import docker.utils
 except ImportError as exc:  # pragma: no cover - docker is a core dependency
     raise MissingDependencyError(
         "the Docker backend needs the `docker` package: pip install llm-sandbox-toolkit"
@@ -86,6 +87,16 @@ class DockerBackend:
                 return True
             except docker.errors.ImageNotFound:
                 return False
+
+    def pull_image(self, image: str) -> bool:
+        repository, tag = docker.utils.parse_repository_tag(image)
+        try:
+            for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    return False
+        except docker.errors.DockerException:
+            return False
+        return self.image_exists(image)
 
     def build_image(self, dockerfile: str, tag: str) -> None:
         path = Path(dockerfile)

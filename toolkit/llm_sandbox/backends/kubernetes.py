@@ -610,6 +610,10 @@ class KubernetesBackend:
         """Always true: the nodes pull images; a missing one fails pod start with the kubelet's reason."""
         return True
 
+    def pull_image(self, image: str) -> bool:
+        """Always true: the nodes pull images themselves."""
+        return True
+
     def build_image(self, dockerfile: str, tag: str) -> None:
         raise ImageBuildError(
             f"the Kubernetes backend does not build images: build {tag} from {dockerfile} with Docker, "
