@@ -183,3 +183,8 @@ def test_trailer_is_bounded() -> None:
     collector(STDOUT, MARKER + b"0\n")
     with pytest.raises(OverflowError):
         collector(STDOUT, b"x" * 20)
+
+
+def test_preinstalled_libraries_are_not_installed_again() -> None:
+    python = get_language("python")
+    assert python.libraries_to_install(["numpy", "Matplotlib", "numpy==1.26.4", "scipy"]) == ["numpy==1.26.4", "scipy"]

@@ -122,7 +122,3 @@ class CommandEmptyError(ValidationError):
 
     def __init__(self) -> None:
         super().__init__("the command is empty; pass a non-empty shell command")
-
-
-class ExtraArgumentsError(ValidationError):
-    """Arguments were given that the backend does not accept."""

@@ -116,8 +116,9 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
         return libraries
 
     def libraries_to_install(self, libraries: list[str]) -> list[str]:
-        """Drop what the image already provides (hook; e.g. C++'s ``libstdc++``)."""
-        return libraries
+        """Drop what the image already provides: unversioned names of ``preinstalled_libraries`` (a hook)."""
+        provided = {_canonical(name.split()[0]) for name in self.config.preinstalled_libraries}
+        return [library for library in libraries if _canonical(library) not in provided]
 
     def get_library_installation_command(self, libraries: list[str] | str) -> str:
         if isinstance(libraries, str):
@@ -126,6 +127,10 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
             raise LibraryInstallationNotSupportedError(self.name, self.config.library_unsupported_reason)
         self.validate_libraries(libraries)
         return self.config.install_command.format(libraries=" ".join(shlex.quote(x) for x in libraries))
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-")
 
 
 class LanguageHandler(AbstractLanguageHandler):
