@@ -22,7 +22,7 @@ from pathlib import Path
 # `kubernetes` package it uses; drop that folder.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from llm_sandbox import SandboxBackend, SandboxTimeoutError, create_session  # noqa: E402
+from llm_sandbox import ContainerError, SandboxBackend, SandboxTimeoutError, create_session  # noqa: E402
 from llm_sandbox.backends.kubernetes import apply_network_policy, connect  # noqa: E402
 
 NAMESPACE = os.environ.get("LLM_SANDBOX_K8S_NAMESPACE", "default")
@@ -30,7 +30,11 @@ IMAGE = os.environ.get("LLM_SANDBOX_K8S_IMAGE", "llm-sandbox/python:latest")
 
 
 def main() -> None:
-    client = connect()  # a kubernetes.client.CoreV1Api for the kubeconfig's cluster
+    try:
+        client = connect()  # a kubernetes.client.CoreV1Api for the kubeconfig's cluster
+    except ContainerError as error:
+        print(f"No Kubernetes cluster to run on: {error}\n\n{__doc__}")
+        return
 
     # Sandbox pods get no network at all (needs a network plugin that enforces NetworkPolicies).
     # Once per namespace; `kubectl apply -f toolkit/llm_sandbox/backends/k8s/network-policy.yaml` does the same.
