@@ -28,7 +28,7 @@ fi
 echo "Docker engine: $(docker version --format '{{.Server.Version}}')"
 
 # 2. debootstrap builds the base image when no registry is reachable (the air-gapped path).
-apt_install debootstrap ca-certificates
+apt_install debootstrap debian-archive-keyring ca-certificates
 
 # 3. The Python package with every extra, in .venv.
 if [ ! -x .venv/bin/python ]; then
