@@ -110,6 +110,21 @@ def test_execution_timeout_and_default_timeout(make_session: Any) -> None:
     assert session.run("print(1)", timeout=30).stdout == "1\n"
 
 
+def test_session_timeout_interrupts_a_running_run(make_session: Any, docker_client: Any, backend_name: str) -> None:
+    session = make_session(session_timeout=2)
+    started = time.monotonic()
+    with pytest.raises(SessionClosedError, match="session_timeout"):
+        session.run("import time; time.sleep(60)", timeout=120)
+    assert time.monotonic() - started < 15
+    if backend_name == "docker":  # the timer thread finishes removing the container right after
+        for _ in range(50):
+            if not docker_client.api.containers(all=True, filters={"id": session.container_id}):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the expired session's container was not removed")
+
+
 def test_session_timeout_closes_the_session(make_session: Any) -> None:
     session = make_session(session_timeout=1.5)
     assert session.run("print(1)").stdout == "1\n"

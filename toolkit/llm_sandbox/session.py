@@ -170,6 +170,9 @@ class Session:
         self._built_template: str | None = None
         self._installed: set[str] = set()
         self._lock = threading.RLock()
+        """Guards opening and closing; never held while code runs, so close() can always interrupt."""
+        self._run_lock = threading.Lock()
+        """Serialises runs: a timeout kills every process of the sandbox user, so one run at a time."""
         self._opened = False
         self._closed = False
         self._expired = False
@@ -491,7 +494,7 @@ class Session:
         )
         stdin = f"{nonce} {len(content)}\n".encode() + content
         argv = ["sh", "-c", _RUN_SH, "llm-sandbox", run_dir, file_name, command, outputs]
-        with self._lock:
+        with self._run_lock:
             self._current_run_dir = run_dir
             try:
                 self.backend.exec(
@@ -520,15 +523,23 @@ class Session:
                 ) from None
             except ContainerError:
                 if self._closed:
-                    raise SessionClosedError(
-                        "the session was closed while running" + (" (session_timeout expired)" if self._expired else "")
-                    ) from None
+                    raise self._closed_while_running() from None
                 raise
             finally:
                 self._current_run_dir = None
+        if self._closed:  # the container went away under the run: its output is not the program's end
+            raise self._closed_while_running()
         collector.finish()
         exit_code = _trailer_exit_code(collector)
         return exit_code, collector
+
+    def _closed_while_running(self) -> SessionClosedError:
+        if self._expired:
+            return SessionClosedError(
+                f"the session reached its session_timeout of {self.session_timeout}s while code was running; "
+                "the code was stopped and the sandbox removed. Open a new session"
+            )
+        return SessionClosedError("the session was closed while code was running; open a new session")
 
     def interrupt(self) -> bool:
         """Kill the run in progress (call it from another thread); True if there was one.
