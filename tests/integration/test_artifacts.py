@@ -73,11 +73,14 @@ def test_savefig_is_captured_once_in_its_format(artifacts: Any) -> None:
         "import matplotlib.pyplot as plt\n"
         "plt.plot([1, 2])\nplt.savefig('/tmp/figure.svg')\nplt.show()\n"
         "plt.figure(); plt.plot([3]); plt.savefig('outputs/saved.png', dpi=50)\n"
+        "plt.figure(); plt.plot([4]); plt.savefig('outputs/report.pdf')\n"
     )
     assert [(p.format, p.filename) for p in result.plots] == [
         (FileType.SVG, None),
         (FileType.PNG, "/sandbox/outputs/saved.png"),
+        (FileType.PDF, "/sandbox/outputs/report.pdf"),
     ]
+    assert result.files == []  # saved into outputs and captured: returned once, as the plot
     assert png_size(base64.b64decode(result.plots[1].content_base64)) == (320, 240)
     assert result.plots[1].dpi == 50
     assert b"<svg" in base64.b64decode(result.plots[0].content_base64)

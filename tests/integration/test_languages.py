@@ -355,6 +355,14 @@ cat("drawn\\n")
         failed = session.run('barplot(c(3, 1, 2))\nstop("boom")')
         assert failed.exit_code == 1 and "boom" in failed.stderr
         assert len(failed.plots) == 1
+        # ggsave()d plots are captured too (after the drawn pages), with their size from the file
+        saved = session.run(
+            "library(ggplot2)\nhist(rnorm(50))\n"
+            "p <- ggplot(data.frame(x = 1:3, y = 1:3), aes(x, y)) + geom_line()\n"
+            "ggsave('/tmp/saved.png', p, width = 4, height = 3, dpi = 50)\n"
+        )
+        assert saved.exit_code == 0, saved.stderr
+        assert [(p.format.value, p.width, p.height) for p in saved.plots] == [("png", 700, 500), ("png", 200, 150)]
 
 
 def test_a_language_registered_through_the_plugin_api() -> None:

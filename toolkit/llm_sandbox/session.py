@@ -1051,6 +1051,8 @@ def _read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list
             if match:
                 if plotting and encoded is not None:
                     order, width, height, dpi, ext = match.groups()
+                    if width == "0" and content is not None:  # saved by the code: size from the file
+                        width, height = (str(value or 0) for value in _image_size(content))
                     plots.append(
                         (
                             int(order),
@@ -1066,13 +1068,13 @@ def _read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list
                 continue
             path = "/" + name.lstrip("/")
             kind = FileType.from_filename(path)
+            # A figure saved into the outputs directory was captured when it was saved, in order
+            # (savefig, ggsave): name that capture instead of returning the same file twice.
+            same = next((plot for _, plot in plots if encoded is not None and plot.content_base64 == encoded), None)
+            if same is not None:
+                same.filename = path
+                continue
             if kind.is_image and plotting and encoded is not None:
-                # A figure saved into the outputs directory was captured at its savefig, in order:
-                # name that capture instead of returning the same image twice.
-                same = next((plot for _, plot in plots if plot.content_base64 == encoded), None)
-                if same is not None:
-                    same.filename = path
-                    continue
                 width, height = _image_size(content or b"")
                 images.append(PlotOutput(kind, encoded, width, height, None, filename=path))
             else:

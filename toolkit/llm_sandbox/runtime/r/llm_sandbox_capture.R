@@ -3,8 +3,9 @@
 # Every graphics device R opens by default (base graphics, lattice, printing a ggplot) is a PNG device
 # writing into a private folder of LLM_SANDBOX_PLOTS_DIR; when R exits, the pages are renamed, in the
 # order they were drawn, to NNN-<width>x<height>-<dpi>.png, the names the host reads back (the same
-# convention as runtime/python/llm_sandbox_capture.py). Devices the code opens itself (png(), pdf(),
-# ggsave()) write where the code says. At most LLM_SANDBOX_MAX_PLOTS pages of at most
+# convention as runtime/python/llm_sandbox_capture.py). Files written by ggplot2's ggsave() are
+# captured too, after the drawn pages, in the format they were saved in. Devices the code opens
+# itself (png(), pdf()) write where the code says. At most LLM_SANDBOX_MAX_PLOTS pages of at most
 # LLM_SANDBOX_MAX_PLOT_BYTES each are kept; what is dropped is reported on stderr.
 invisible(local({
     plots_dir <- Sys.getenv("LLM_SANDBOX_PLOTS_DIR")
@@ -13,6 +14,21 @@ invisible(local({
     max_bytes <- as.numeric(Sys.getenv("LLM_SANDBOX_MAX_PLOT_BYTES", as.character(10 * 1024 * 1024)))
     state <- new.env()
     state$devices <- list()
+    state$saved <- character()
+
+    # ggsave() is wrapped when ggplot2 loads (before it is attached, so library(ggplot2) exports the wrapper).
+    setHook(packageEvent("ggplot2", "onLoad"), function(...) {
+        namespace <- asNamespace("ggplot2")
+        original <- get("ggsave", envir = namespace)
+        wrapper <- function(filename, ...) {
+            result <- original(filename, ...)
+            if (file.exists(filename)) state$saved <- c(state$saved, normalizePath(filename))
+            invisible(result)
+        }
+        unlockBinding("ggsave", namespace)
+        assign("ggsave", wrapper, envir = namespace)
+        lockBinding("ggsave", namespace)
+    })
 
     device <- function(width = 7, height = 5, res = 100, ...) {
         index <- length(state$devices) + 1L
@@ -28,21 +44,28 @@ invisible(local({
         try(grDevices::graphics.off(), silent = TRUE)
         count <- 0L
         dropped <- character()
+        # keep(): file.copy for saved files (they stay where the code put them), file.rename for pages.
+        keep <- function(path, ext, width, height, res, move) {
+            size <- file.size(path)
+            if (count >= max_plots) {
+                dropped <<- c(dropped, sprintf("more than %d plots in one run", max_plots))
+            } else if (is.na(size) || size > max_bytes) {
+                dropped <<- c(dropped, sprintf("a %s plot of %.0f bytes: larger than %.0f bytes", ext, size, max_bytes))
+            } else {
+                count <<- count + 1L
+                target <- file.path(plots_dir, sprintf("%03d-%dx%d-%d.%s", count, width, height, res, ext))
+                if (move) file.rename(path, target) else file.copy(path, target)
+            }
+        }
         for (dev in state$devices) {
             pages <- sort(list.files(dev$folder, pattern = "^page-[0-9]+[.]png$", full.names = TRUE))
-            for (page in pages) {
-                size <- file.size(page)
-                if (count >= max_plots) {
-                    dropped <- c(dropped, sprintf("more than %d plots in one run", max_plots))
-                } else if (is.na(size) || size > max_bytes) {
-                    dropped <- c(dropped, sprintf("a png plot of %.0f bytes: larger than %.0f bytes", size, max_bytes))
-                } else {
-                    count <- count + 1L
-                    file.rename(page, file.path(plots_dir, sprintf("%03d-%dx%d-%d.png", count,
-                                                                   dev$width, dev$height, dev$res)))
-                }
-            }
+            for (page in pages) keep(page, "png", dev$width, dev$height, dev$res, move = TRUE)
             unlink(dev$folder, recursive = TRUE)
+        }
+        for (path in unique(state$saved)) {
+            ext <- tolower(tools::file_ext(path))
+            if (ext == "jpg") ext <- "jpeg"
+            if (nzchar(ext)) keep(path, ext, 0L, 0L, 0L, move = FALSE)
         }
         for (reason in dropped) message("[llm-sandbox] plot not captured: ", reason)
         invisible(NULL)
