@@ -85,7 +85,9 @@ if ! answers; then
     mkdir -p "$(dirname "$SOCKET")"
     rm -f "$SOCKET"
     log "starting podman system service on unix://$SOCKET (log: $LOG)"
-    nohup setsid podman system service --time=0 "unix://$SOCKET" >>"$LOG" 2>&1 </dev/null &
+    # From /: the service and the conmon processes it spawns keep their working directory, which must
+    # outlive this checkout (conmon fails with "write child: broken pipe" once it is deleted).
+    (cd / && nohup setsid podman system service --time=0 "unix://$SOCKET" >>"$LOG" 2>&1 </dev/null &)
     for _ in $(seq 1 100); do
         answers && break
         sleep 0.1

@@ -20,7 +20,7 @@ if ! docker info >/dev/null 2>&1; then
         as_root rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
         step "Starting dockerd (no bridge network: sandboxes use network_mode=none)"
         as_root mkdir -p /var/log
-        as_root sh -c 'nohup dockerd --bridge=none --iptables=false --ip-masq=false >/var/log/llm-sandbox-dockerd.log 2>&1 &'
+        as_root sh -c 'cd / && nohup dockerd --bridge=none --iptables=false --ip-masq=false >/var/log/llm-sandbox-dockerd.log 2>&1 &'
     fi
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
     docker info >/dev/null 2>&1 || { echo "dockerd did not answer; see /var/log/llm-sandbox-dockerd.log" >&2; exit 1; }

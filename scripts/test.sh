@@ -22,4 +22,5 @@ fi
 set -e
 # Leave nothing behind: containers and volumes of sessions whose owner process is gone.
 .venv/bin/llm-sandbox gc >/dev/null 2>&1 || true
+.venv/bin/llm-sandbox gc --backend podman >/dev/null 2>&1 || true
 exit $status

@@ -6,7 +6,7 @@ One subparser per command group and one function per subcommand; add a command b
     llm-sandbox images build [LANG ...] [--force] [--jobs N]
     llm-sandbox images list
     llm-sandbox run [--lang LANG] [FILE | -]
-    llm-sandbox gc [--all] [--dry-run]
+    llm-sandbox gc [--all] [--dry-run] [--backend docker|podman]
 """
 
 from __future__ import annotations
@@ -100,7 +100,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from llm_sandbox.backends.docker import DockerBackend
     from llm_sandbox.gc import collect
 
-    removed = collect(DockerBackend(), everything=args.all, dry_run=args.dry_run)
+    engine = DockerBackend
+    if args.backend == "podman":
+        from llm_sandbox.backends.podman import PodmanBackend
+
+        engine = PodmanBackend
+    removed = collect(engine(), everything=args.all, dry_run=args.dry_run)
     for entry in removed:
         print(("would remove " if args.dry_run else "removed ") + entry)
     if not removed:
@@ -112,6 +117,7 @@ def _add_gc(commands: argparse._SubParsersAction) -> None:
     gc = commands.add_parser("gc", help="remove sandbox containers and volumes whose owner process is gone")
     gc.add_argument("--all", action="store_true", help="remove every sandbox, even of live processes")
     gc.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    gc.add_argument("--backend", choices=["docker", "podman"], default="docker", help="engine (default docker)")
     gc.set_defaults(handler=cmd_gc)
 
 
