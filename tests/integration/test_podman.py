@@ -175,11 +175,11 @@ def test_attach_to_a_container_made_with_podman_client(podman_image: str, podman
     from podman import PodmanClient
 
     client = PodmanClient(base_url=podman_url)
-    container = client.containers.run(
-        podman_image, ["sleep", "300"], detach=True, user="1000", network_mode="none",
-        labels={"test": "attach"},
-    )  # fmt: skip
+    container = client.containers.create(
+        podman_image, ["sleep", "300"], user="1000", network_mode="none", labels={"test": "attach"}
+    )
     try:
+        container.start()
         with create_session("podman", client=client, container_id=container.id, lang="python") as session:
             assert session.run("print('attached')").stdout == "attached\n"
             with pytest.raises(SandboxTimeoutError):
