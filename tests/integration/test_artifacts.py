@@ -145,6 +145,7 @@ def test_output_files_come_back_with_their_types(artifacts: Any) -> None:
 
 def test_large_output_files_are_listed_without_content(artifacts: Any) -> None:
     result = artifacts.run("open('outputs/big.csv', 'w').write('x' * (11 * 1024 * 1024))")
+    assert len(result.files) == 1, result
     (big,) = result.files
     assert big.size == 11 * 1024 * 1024 and big.content_base64 is None
 
