@@ -7,7 +7,6 @@ the only engine-specific knowledge is in :func:`_translate`.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import struct
 import threading
@@ -289,8 +288,3 @@ def _pump_frames(
             payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
             if on_output is not None and payload:
                 on_output(stream, payload)
-
-
-def docker_host_label() -> str:
-    """Who owns a container: used by ``llm-sandbox gc`` to find orphans."""
-    return f"{socket.gethostname()}:{os.getpid()}"
