@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from llm_sandbox import ArtifactSandboxSession
-from tests.integration.test_artifacts import (  # the shared artifact suite, run here on Kubernetes
+from tests.integration.test_artifacts import (  # noqa: F401 - the shared artifact suite, collected and run here on Kubernetes
     test_each_run_returns_only_its_own_plots,
     test_images_written_to_outputs_are_plots,
     test_large_output_files_are_listed_without_content,
@@ -24,18 +24,6 @@ from tests.integration.test_artifacts import (  # the shared artifact suite, run
 from tests.k8s_kubelet_double import FakeCluster
 
 pytestmark = pytest.mark.integration
-
-SHARED = [
-    test_each_run_returns_only_its_own_plots,
-    test_images_written_to_outputs_are_plots,
-    test_large_output_files_are_listed_without_content,
-    test_output_files_come_back_with_their_types,
-    test_plot_count_is_bounded_with_a_notice,
-    test_reference_example_yields_plots_in_order,
-    test_savefig_is_captured_once_in_its_format,
-    test_stdout_and_line_numbers_are_exact,
-    test_unshown_figures_are_captured_at_the_end,
-]
 
 
 @pytest.fixture(scope="module")

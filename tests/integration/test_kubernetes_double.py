@@ -29,7 +29,7 @@ from llm_sandbox import ContainerError, SandboxTimeoutError, create_session
 from llm_sandbox.backends.kubernetes import SandboxKubernetesSession
 from llm_sandbox.exceptions import ImagePullError
 from llm_sandbox.session import Session
-from tests.integration.test_session import (  # the shared behaviour suite, run here on Kubernetes
+from tests.integration.test_session import (  # noqa: F401 - the shared behaviour suite, collected and run here on Kubernetes
     test_code_file_shadows_no_stdlib_module_and_is_removed,
     test_concurrent_runs_in_one_session_are_serialised,
     test_copy_errors,
@@ -60,35 +60,6 @@ from tests.integration.test_session import (  # the shared behaviour suite, run 
 from tests.k8s_kubelet_double import V4, V5, FakeCluster
 
 pytestmark = pytest.mark.integration
-
-SHARED = [
-    test_code_file_shadows_no_stdlib_module_and_is_removed,
-    test_concurrent_runs_in_one_session_are_serialised,
-    test_copy_errors,
-    test_copy_files_and_directories_both_ways,
-    test_empty_command_is_refused,
-    test_encoding_errors,
-    test_environment_has_no_host_secrets,
-    test_execute_command_has_shell_semantics,
-    test_execute_commands_stops_at_first_failure,
-    test_execution_timeout_and_default_timeout,
-    test_hello_world_exit_codes_and_stderr,
-    test_huge_output_does_not_exhaust_host_memory,
-    test_input_gets_eof_instead_of_hanging,
-    test_is_safe_without_policy,
-    test_library_names_are_validated,
-    test_memory_limit_kills_a_memory_bomb,
-    test_modules_written_to_the_workdir_are_importable,
-    test_output_is_capped_with_a_notice,
-    test_secure_defaults,
-    test_session_timeout_closes_the_session,
-    test_stdout_is_exactly_what_was_printed,
-    test_streaming_callbacks_receive_output_while_running,
-    test_timeout_kills_the_whole_process_tree_and_session_survives,
-    test_traceback_keeps_user_line_numbers,
-    test_unicode_round_trips,
-    test_unsafe_archive_members_are_refused,
-]
 
 
 @pytest.fixture(scope="module", params=[V4, V5])

@@ -855,19 +855,9 @@ class SessionManager:
     ) -> ExecutionResult:
         """:meth:`run` in the manager's thread pool; cancelling the call interrupts the run."""
         return await self.run_in_thread(
-            functools.partial(
-                self.run,
-                key,
-                code,
-                lang=lang,
-                libraries=libraries,
-                timeout=timeout,
-                on_stdout=on_stdout,
-                on_stderr=on_stderr,
-                run_id=run_id,
-            ),
-            interrupt=(key, lang),
-        )
+            self.run, key, code, lang=lang, libraries=libraries, timeout=timeout,
+            on_stdout=on_stdout, on_stderr=on_stderr, run_id=run_id, interrupt=(key, lang),
+        )  # fmt: skip
 
     def install(self, key: str | None, libraries: Sequence[str], *, lang: str | None = None) -> ConsoleOutput:
         """Install ``libraries`` into the sandbox of ``key``."""
@@ -877,7 +867,7 @@ class SessionManager:
     async def ainstall(
         self, key: str | None, libraries: Sequence[str], *, lang: str | None = None
     ) -> ConsoleOutput:
-        return await self.run_in_thread(functools.partial(self.install, key, libraries, lang=lang))
+        return await self.run_in_thread(self.install, key, libraries, lang=lang)
 
     async def run_in_thread(
         self,
