@@ -67,11 +67,11 @@ def prepare(backend: str, lang: str) -> str | None:
 
     try:
         if backend == "docker":
-            from llm_sandbox.backends.docker import connect
+            from llm_sandbox.engines.docker import connect
 
             builder.ensure_image(lang, connect())
         elif backend == "podman":
-            from llm_sandbox.backends import podman
+            from llm_sandbox.engines import podman
 
             if not podman.service_available():
                 return "no Podman service answers (scripts/setup-podman.sh)"

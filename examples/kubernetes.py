@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from llm_sandbox import ContainerError, SandboxBackend, SandboxTimeoutError, create_session  # noqa: E402
-from llm_sandbox.backends.kubernetes import apply_network_policy, connect  # noqa: E402
+from llm_sandbox.engines.kubernetes import apply_network_policy, connect  # noqa: E402
 
 NAMESPACE = os.environ.get("LLM_SANDBOX_K8S_NAMESPACE", "default")
 IMAGE = os.environ.get("LLM_SANDBOX_K8S_IMAGE", "llm-sandbox/python:latest")
@@ -37,7 +37,7 @@ def main() -> None:
         return
 
     # Sandbox pods get no network at all (needs a network plugin that enforces NetworkPolicies).
-    # Once per namespace; `kubectl apply -f toolkit/llm_sandbox/backends/k8s/network-policy.yaml` does the same.
+    # Once per namespace; `kubectl apply -f toolkit/llm_sandbox/engines/kubernetes/network-policy.yaml` does the same.
     apply_network_policy(NAMESPACE, client)
 
     with create_session(

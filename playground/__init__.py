@@ -7,6 +7,7 @@ for embedding. Importing this package does not import Gradio.
 
 from __future__ import annotations
 
-from playground.options import PlaygroundConfig, main
+from playground.cli import main
+from playground.options import PlaygroundConfig
 
 __all__ = ["PlaygroundConfig", "main"]

@@ -7,8 +7,8 @@ The session manager emits :class:`~llm_sandbox.agents.RunStarted`,
 which marks the task with a :class:`LiveRun` through a context variable; the manager's
 thread pool carries context variables into its workers, so the ``RunStarted`` of that
 work arrives with the mark, and its ``run_id`` then routes every later event of the run
-(even from another thread) to the same :class:`LiveRun`. The UI polls the
-:class:`LiveRun` and re-renders when its ``version`` changes.
+(even from another thread) to the same :class:`LiveRun`. The UI step polls it with
+:func:`changes` and re-renders when its ``version`` changes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
 from llm_sandbox.agents import OutputChunk, RunFinished, RunStarted, SandboxEvent, SessionManager
@@ -28,6 +28,7 @@ _CURRENT: contextvars.ContextVar[LiveRun | None] = contextvars.ContextVar("playg
 
 MAX_LIVE_CHARS = 200_000
 """Per stream, kept for display while a run streams (the result has the full, capped output)."""
+POLL_SECONDS = 0.1
 
 
 class LiveRun:
@@ -70,6 +71,11 @@ class LiveRun:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    @property
+    def cancelled(self) -> bool:
+        """The run ended because it was interrupted (Stop)."""
+        return self.finished is not None and self.finished.cancelled
+
 
 class LiveRouter:
     """Subscribes to a manager's run events and hands each to the :class:`LiveRun` it belongs to."""
@@ -104,3 +110,20 @@ class LiveRouter:
 
     def close(self) -> None:
         self._subscription.close()
+
+
+async def changes(live: LiveRun, task: asyncio.Task[Any]) -> AsyncIterator[LiveRun]:
+    """``live`` each time it changed while ``task`` runs (polled every :data:`POLL_SECONDS`).
+
+    Cancelling the consumer cancels ``task``, which interrupts the run in the sandbox.
+    """
+    version = -1
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=POLL_SECONDS)
+            if live.version != version and not task.done():
+                version = live.version
+                yield live
+    except asyncio.CancelledError:
+        task.cancel()
+        raise

@@ -1,14 +1,13 @@
-"""Command-line options of the playground, shared by ``python -m playground`` and ``llm-sandbox playground``.
+"""The playground's options: :class:`PlaygroundConfig` and its command-line flags.
 
-Light on purpose: importing this module does not import Gradio or LangChain, so the
-``llm-sandbox`` command stays fast; :func:`run` imports the app.
+The flags are shared by ``python -m playground`` and ``llm-sandbox playground``
+(:mod:`playground.cli`). Light on purpose: importing this module does not import
+Gradio or LangChain, so the ``llm-sandbox`` command stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
@@ -93,29 +92,3 @@ def config_from_args(args: argparse.Namespace) -> PlaygroundConfig:
         idle_timeout=args.idle_timeout,
         max_sessions=args.max_sessions,
     )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve the playground until interrupted."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no version check, analytics or telemetry
-    from playground.app import serve
-
-    serve(config_from_args(args))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m playground",
-        description="LLM Sandbox playground: chat with a model that runs code in a sandbox, or run code yourself.",
-    )
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    from llm_sandbox.exceptions import SandboxError
-
-    try:
-        return run(args)
-    except SandboxError as exc:
-        parser.exit(1, f"playground: error: {exc}\n")
-    except KeyboardInterrupt:
-        return 130

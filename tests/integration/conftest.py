@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from llm_sandbox import create_session
-from llm_sandbox.session import OWNER_LABEL, SESSION_LABEL, Session, owner_label
+from llm_sandbox.contract import OWNER_LABEL, SESSION_LABEL, owner_label
+from llm_sandbox.sessions import Session
 
 BACKENDS = [name for name in os.environ.get("LLM_SANDBOX_TEST_BACKENDS", "docker,podman").split(",") if name]
 
@@ -40,7 +41,7 @@ def python_image(docker_client: Any) -> str:
 def _podman_available() -> str | None:
     """None when Podman answers, else the reason to skip."""
     try:
-        from llm_sandbox.backends import podman
+        from llm_sandbox.engines import podman
     except Exception as exc:
         return f"the podman backend is not importable: {exc}"
     probe = getattr(podman, "service_available", None)
@@ -56,7 +57,7 @@ def backend_name(request: pytest.FixtureRequest, python_image: str) -> str:
         reason = _podman_available()
         if reason:
             pytest.skip(reason)
-        from llm_sandbox.backends import podman
+        from llm_sandbox.engines import podman
 
         podman.ensure_image_loaded(python_image)
     return name

@@ -21,8 +21,8 @@ import pytest
 
 from llm_sandbox.agents import SessionClosed, SessionManager
 from llm_sandbox.const import FileType
+from llm_sandbox.contract import SESSION_LABEL
 from llm_sandbox.data import ExecutionResult
-from llm_sandbox.session import SESSION_LABEL
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("langchain_core")

@@ -30,7 +30,7 @@ import pytest
 
 from llm_sandbox import ArtifactSandboxSession, SandboxTimeoutError, create_session
 from llm_sandbox.exceptions import ImagePullError
-from llm_sandbox.session import Session
+from llm_sandbox.sessions import Session
 
 pytestmark = [
     pytest.mark.integration,
@@ -46,7 +46,7 @@ IMAGE = os.environ.get("LLM_SANDBOX_K8S_IMAGE", "llm-sandbox/python:latest")
 
 @pytest.fixture(scope="module")
 def api() -> Any:
-    from llm_sandbox.backends.kubernetes import connect
+    from llm_sandbox.engines.kubernetes import connect
 
     try:
         client = connect()
@@ -216,11 +216,8 @@ def test_attach_to_an_existing_pod_leaves_it(api: Any) -> None:
 def network_policy(api: Any) -> Iterator[dict]:
     from kubernetes.client import NetworkingV1Api
 
-    from llm_sandbox.backends.kubernetes import (
-        NETWORK_POLICY_NAME,
-        apply_network_policy,
-        remove_network_policy,
-    )
+    from llm_sandbox.engines.kubernetes import apply_network_policy, remove_network_policy
+    from llm_sandbox.engines.kubernetes.manifest import NETWORK_POLICY_NAME
 
     networking: Any = NetworkingV1Api(api.api_client)
     existing = json.loads(networking.list_namespaced_network_policy(NAMESPACE, _preload_content=False).data)

@@ -26,9 +26,8 @@ from typing import Any
 import pytest
 
 from llm_sandbox import ContainerError, SandboxTimeoutError, create_session
-from llm_sandbox.backends.kubernetes import SandboxKubernetesSession
 from llm_sandbox.exceptions import ImagePullError
-from llm_sandbox.session import Session
+from llm_sandbox.sessions import SandboxKubernetesSession, Session
 from tests.integration.test_session import (  # noqa: F401 - the shared behaviour suite, collected and run here on Kubernetes
     test_code_file_shadows_no_stdlib_module_and_is_removed,
     test_concurrent_runs_in_one_session_are_serialised,

@@ -24,7 +24,7 @@ from llm_sandbox.exceptions import (
     PackageManagerError,
     SandboxTimeoutError,
 )
-from llm_sandbox.session import Session
+from llm_sandbox.sessions import Session
 
 pytestmark = pytest.mark.integration
 

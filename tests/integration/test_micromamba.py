@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 
 from llm_sandbox import ArtifactSandboxSession, create_session
-from llm_sandbox.backends.micromamba import DEFAULT_IMAGE, MicromambaSession, wrap_command
 from llm_sandbox.exceptions import (
     ImageNotFoundError,
     PackageManagerError,
     SandboxTimeoutError,
     ValidationError,
 )
+from llm_sandbox.sessions import MicromambaSession
+from llm_sandbox.sessions.micromamba import DEFAULT_IMAGE, wrap_command
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ The behaviour suite itself (``test_session.py``) runs on Podman through the
 ``backend_name`` parametrisation of ``conftest.py``; this module checks what is
 Podman's own: the client and connection, images loaded from Docker, the
 container as Podman created it, attach, and no leftovers. The exec-with-stdin
-checks at the end run on both engines (they share ``DockerBackend.exec``).
+checks at the end run on both engines (they share ``DockerEngine.exec``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 
 from llm_sandbox import create_session
-from llm_sandbox.backends import podman
-from llm_sandbox.backends.base import ContainerSpec, ExecDeadlineExceeded
+from llm_sandbox.contract import KEEPER_COMMAND, OWNER_LABEL, SESSION_LABEL, owner_label
+from llm_sandbox.engines import podman
+from llm_sandbox.engines.base import ContainerSpec, ExecDeadlineExceeded
 from llm_sandbox.exceptions import ContainerError, ImageNotFoundError, SandboxTimeoutError, ValidationError
-from llm_sandbox.session import KEEPER_COMMAND, OWNER_LABEL, SESSION_LABEL, SandboxDockerSession, owner_label
+from llm_sandbox.sessions import SandboxDockerSession, SandboxPodmanSession
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +76,7 @@ def test_podman_client_is_accepted(podman_image: str, podman_url: str, engine: A
     from podman import PodmanClient
 
     client = PodmanClient(base_url=podman_url)
-    with podman.SandboxPodmanSession(client=client, lang="python") as session:
+    with SandboxPodmanSession(client=client, lang="python") as session:
         assert isinstance(session, SandboxDockerSession)
         assert session.run("print('hello from podman')").stdout == "hello from podman\n"
         container_id = session.container_id
@@ -249,7 +250,7 @@ def test_images_are_loaded_from_docker_and_kept_in_sync(engine: Any, docker_clie
 
     with pytest.raises(ImageNotFoundError) as caught:
         podman.ensure_image_loaded(image, engine, docker_client)
-    assert "python -m llm_sandbox.backends.podman load" in str(caught.value)
+    assert "python -m llm_sandbox.engines.podman load" in str(caught.value)
     assert "docker save" in str(caught.value)
 
 
@@ -273,18 +274,18 @@ def test_cli(podman_image: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert podman.main([]) == 2
 
 
-# exec with stdin, on both engines (DockerBackend.exec is Podman's too) -----------------------
+# exec with stdin, on both engines (DockerEngine.exec is Podman's too) -----------------------
 @pytest.fixture(params=["docker", "podman"])
 def raw_container(request: pytest.FixtureRequest, python_image: str) -> Iterator[tuple[Any, str]]:
-    from llm_sandbox.backends.docker import DockerBackend
+    from llm_sandbox.engines.docker import DockerEngine
 
     if request.param == "podman":
         if not podman.service_available():
             pytest.skip(SKIP_REASON)
         podman.ensure_image_loaded(python_image)
-        backend: Any = podman.PodmanBackend()
+        backend: Any = podman.PodmanEngine()
     else:
-        backend = DockerBackend()
+        backend = DockerEngine()
     spec = ContainerSpec(
         image=python_image, command=list(KEEPER_COMMAND),
         labels={SESSION_LABEL: "stdin-test", OWNER_LABEL: owner_label()},

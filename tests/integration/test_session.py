@@ -411,6 +411,54 @@ def test_containers_are_labelled_and_removed(
         session.run("print(1)")
 
 
+@pytest.mark.parametrize("round_", range(8))
+def test_an_interrupted_run_is_finished_before_the_next_starts(make_session: Any, round_: int) -> None:
+    """Interrupt from another thread, then run again at once: the kill never reaches the new run.
+
+    The first run signals the test through its output (a handshake, not a sleep) once it has
+    started a child that ignores SIGTERM; the interrupt arrives while it is blocked.
+    """
+    session = make_session()
+    ready = threading.Event()
+    interrupted: list[bool] = []
+
+    def on_stdout(text: str) -> None:
+        if "ready" in text and not ready.is_set():
+            ready.set()
+            interrupted.append(session.interrupt())
+
+    code = (
+        "import signal, subprocess, time\n"
+        "subprocess.Popen(['sh', '-c', 'trap \"\" TERM; sleep 600'])\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    holder: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: holder.update(result=session.run(code, on_stdout=on_stdout)))
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "the interrupted run did not return"
+    assert interrupted == [True]
+    assert holder["result"].exit_code in (125, 137)
+    after = session.run("import os\nprint('next', os.getpid() > 0)")
+    assert (after.exit_code, after.stdout) == (0, "next True\n"), after.stderr
+    assert "sleep 600" not in _command_lines(session), "a process of the interrupted run survived"
+
+
+def _command_lines(session: Any) -> str:
+    """The command lines of every process in the sandbox (the images have no ``ps``)."""
+    listing = session.run(
+        "import glob\n"
+        "for path in glob.glob('/proc/[0-9]*/cmdline'):\n"
+        "    try:\n"
+        "        print(open(path, 'rb').read().replace(b'\\0', b' ').decode())\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    assert listing.exit_code == 0 and "python3" in listing.stdout, listing.stderr  # it sees itself
+    return listing.stdout
+
+
 def test_no_container_left_after_failure_paths(docker_client: Any, python_image: str, no_leaks: None) -> None:
     with pytest.raises(ImageNotFoundError, match="no-such-image"):
         create_session("docker", image="no-such-image:1", lang="python").open()
@@ -438,7 +486,7 @@ def test_open_with_bad_arguments_creates_nothing(docker_client: Any, no_leaks: N
 
 
 def test_gc_removes_orphans_only(docker_client: Any, python_image: str) -> None:
-    from llm_sandbox.backends.docker import DockerBackend
+    from llm_sandbox.engines.docker import DockerEngine
     from llm_sandbox.gc import collect
 
     orphan = docker_client.containers.create(
@@ -450,7 +498,7 @@ def test_gc_removes_orphans_only(docker_client: Any, python_image: str) -> None:
         },
     )
     with create_session("docker", lang="python") as live:
-        removed = collect(DockerBackend(docker_client))
+        removed = collect(DockerEngine(docker_client))
         assert any(orphan.id[:24] in entry for entry in removed)
         assert live.run("print('alive')").stdout == "alive\n"
     assert not docker_client.containers.list(all=True, filters={"id": orphan.id})

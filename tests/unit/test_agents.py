@@ -40,7 +40,8 @@ from llm_sandbox.exceptions import (
     SecurityViolationError,
     ValidationError,
 )
-from llm_sandbox.tooltext import clip, describe_run_tool, format_error, format_result
+from llm_sandbox.tools.descriptions import describe_run_tool
+from llm_sandbox.tools.text import clip, format_error, format_result
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 

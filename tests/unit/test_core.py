@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 
 from llm_sandbox import FileType, LanguageNotSupportedError, ValidationError
-from llm_sandbox.backends.base import STDERR, STDOUT
+from llm_sandbox.engines.base import STDERR, STDOUT
+from llm_sandbox.engines.fake import FakeEngine
 from llm_sandbox.exceptions import LibraryInstallationNotSupportedError
-from llm_sandbox.installer import host_package_settings, installer_spec
+from llm_sandbox.host import host_package_settings
 from llm_sandbox.languages import LanguageConfig, get_language, register_language, supported_languages
-from llm_sandbox.output import OutputCollector
-from llm_sandbox.session import _container_path, _read_artifacts, _translate_runtime_configs
+from llm_sandbox.sessions.artifacts import read_artifacts as _read_artifacts
+from llm_sandbox.sessions.files import sandbox_path as _container_path
+from llm_sandbox.sessions.installer import installer_spec
+from llm_sandbox.sessions.output import OutputCollector
+from llm_sandbox.sessions.session import _translate_runtime_configs
 
 MARKER = b"0123456789abcdef "
 
@@ -169,9 +173,7 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
 
 def test_installer_is_locked_down_and_trusts_the_host_ca(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple")
-    spec = installer_spec(
-        "img", "vol", "/opt/sandbox-packages", labels={}, network="host", keeper_command=["sleep", "1"]
-    )
+    spec = installer_spec(FakeEngine(), "img", "vol", labels={})
     assert spec.options["user"] == "1000:1000" and spec.options["cap_drop"] == ["ALL"]
     assert spec.options["read_only"] is True
     assert spec.environment["PIP_INDEX_URL"] == "https://mirror.example/simple"

@@ -141,7 +141,7 @@ def test_host_ca_bundle_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         builder.host_ca_bundle({"SSL_CERT_FILE": str(tmp_path / "missing"), "PIP_CERT": str(bundle)})
         == b"PEM"
     )
-    from llm_sandbox import installer
+    from llm_sandbox import host as installer
 
     monkeypatch.setattr(installer, "_DEFAULT_BUNDLES", (str(tmp_path / "absent.crt"),))
     assert builder.host_ca_bundle({}) == b""

@@ -7,16 +7,15 @@ import json
 import pytest
 
 from llm_sandbox import ContainerError, ValidationError
-from llm_sandbox.backends.base import ContainerSpec
-from llm_sandbox.backends.kubernetes import (
+from llm_sandbox.engines.base import ContainerSpec
+from llm_sandbox.engines.kubernetes.manifest import (
     base_pod_manifest,
     build_pod_manifest,
     deep_merge,
-    describe_pod,
-    exit_status,
     memory_quantity,
     network_policy_manifest,
 )
+from llm_sandbox.engines.kubernetes.status import describe_pod, exit_status
 
 
 def test_dicts_merge_recursively_and_none_removes() -> None:

@@ -19,14 +19,10 @@ from typing import Any
 import pytest
 
 from llm_sandbox import ContainerError, ValidationError, create_session
-from llm_sandbox.backends.kubernetes import (
-    NETWORK_POLICY_NAME,
-    KubernetesBackend,
-    SandboxKubernetesSession,
-    apply_network_policy,
-    remove_network_policy,
-)
+from llm_sandbox.engines.kubernetes import KubernetesEngine, apply_network_policy, remove_network_policy
+from llm_sandbox.engines.kubernetes.manifest import NETWORK_POLICY_NAME
 from llm_sandbox.exceptions import ImagePullError
+from llm_sandbox.sessions import SandboxKubernetesSession
 from tests.k8s_kubelet_double import FakeCluster
 
 
@@ -309,7 +305,7 @@ def test_attach_uses_an_existing_pod_and_never_deletes_it(cluster: FakeCluster) 
     with session(cluster, container_id="theirs") as attached:
         assert attached.container_id == "theirs"
         backend = attached.backend
-        assert isinstance(backend, KubernetesBackend)
+        assert isinstance(backend, KubernetesEngine)
         assert backend._container_of("theirs") == "main"
     assert [p["metadata"]["name"] for p in cluster.pods()] == ["theirs"]
     with pytest.raises(ContainerError, match="does not exist"):
@@ -322,7 +318,7 @@ def test_sandbox_pods_are_listed_with_their_owner(cluster: FakeCluster) -> None:
         "metadata": {"name": "unrelated"}, "spec": {"containers": [{"name": "c", "image": "x"}]},
     })
     with kubelet(cluster), session(cluster) as sandbox:
-        found = KubernetesBackend(cluster.api).list_labelled("llm-sandbox.session")
+        found = KubernetesEngine(cluster.api).list_labelled("llm-sandbox.session")
         assert [(f["kind"], f["id"]) for f in found] == [("container", sandbox.container_id)]
         assert found[0]["labels"]["llm-sandbox.owner"].endswith(f"/{__import__('os').getpid()}")
 
@@ -356,7 +352,7 @@ def test_gc_removes_orphaned_pods_only(cluster: FakeCluster) -> None:
                          "annotations": {"llm-sandbox.owner": f"{socket.gethostname()}/{pid}"}},
             "spec": {"containers": [{"name": "sandbox", "image": "x"}]},
         }, _preload_content=False)
-    removed = collect(KubernetesBackend(cluster.api))
+    removed = collect(KubernetesEngine(cluster.api))
     assert removed == ["container orphan"]
     assert [p["metadata"]["name"] for p in cluster.pods()] == ["alive"]
 

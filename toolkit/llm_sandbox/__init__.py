@@ -28,7 +28,7 @@ from llm_sandbox.security import (
     SecurityPolicy,
     get_security_policy,
 )
-from llm_sandbox.session import (
+from llm_sandbox.sessions import (
     ArtifactSandboxSession,
     SandboxDockerSession,
     SandboxSession,

@@ -97,14 +97,14 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from llm_sandbox.backends.docker import DockerBackend
+    from llm_sandbox.engines.docker import DockerEngine
     from llm_sandbox.gc import collect
 
-    engine = DockerBackend
+    engine: type[DockerEngine] = DockerEngine
     if args.backend == "podman":
-        from llm_sandbox.backends.podman import PodmanBackend
+        from llm_sandbox.engines.podman import PodmanEngine
 
-        engine = PodmanBackend
+        engine = PodmanEngine
     removed = collect(engine(), everything=args.all, dry_run=args.dry_run)
     for entry in removed:
         print(("would remove " if args.dry_run else "removed ") + entry)
@@ -122,7 +122,8 @@ def _add_gc(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_playground(commands: argparse._SubParsersAction) -> None:
-    from playground.options import add_arguments, run  # light: Gradio is imported only when it runs
+    from playground.cli import run  # light: Gradio is imported only when it runs
+    from playground.options import add_arguments
 
     playground = commands.add_parser("playground", help="serve the Gradio playground on 127.0.0.1:7860")
     add_arguments(playground)

@@ -1,8 +1,31 @@
 """One exception hierarchy, rooted at :class:`SandboxError`.
 
 Every message says what happened and what to do about it. Engine exceptions
-(docker, podman, kubernetes) are translated into these at the backend boundary
-and never reach users raw.
+(docker, podman, kubernetes) are translated into these at the engine boundary
+and never reach users raw::
+
+    SandboxError
+    ├── ContainerError                  the engine failed, or the container is gone
+    ├── ImageError
+    │   ├── ImageNotFoundError
+    │   ├── ImagePullError
+    │   └── ImageBuildError
+    ├── NotOpenSessionError
+    │   └── SessionClosedError          closed, or its session_timeout expired
+    ├── SandboxTimeoutError             the processes were killed; the session stays usable
+    ├── ResourceError                   a limit was reached
+    │   └── SessionLimitError           a SessionManager's max_sessions
+    ├── ManagerClosedError
+    ├── ValidationError (ValueError)    bad input: paths, names, options
+    │   └── CommandEmptyError
+    ├── LanguageNotSupportedError (ValueError)
+    ├── LanguageNotSupportPlotError
+    ├── LibraryInstallationNotSupportedError
+    ├── PackageManagerError             the package manager failed (its message included)
+    ├── MissingDependencyError (ImportError)
+    ├── UnsupportedBackendError (ValueError)
+    └── SecurityError
+        └── SecurityViolationError      refused by the session's policy
 """
 
 from __future__ import annotations
@@ -64,6 +87,14 @@ class SandboxTimeoutError(SandboxError):
 
 class ResourceError(SandboxError):
     """A resource limit was hit or a resource could not be allocated."""
+
+
+class SessionLimitError(ResourceError):
+    """``max_sessions`` sandboxes of a session manager are live and none became free in time."""
+
+
+class ManagerClosedError(SandboxError):
+    """The session manager was closed; create a new one."""
 
 
 class ValidationError(SandboxError, ValueError):

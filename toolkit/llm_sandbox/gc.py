@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import socket
 
-from llm_sandbox.backends.base import Backend
-from llm_sandbox.session import OWNER_LABEL, SESSION_LABEL
+from llm_sandbox.contract import OWNER_LABEL, SESSION_LABEL
+from llm_sandbox.engines.base import Engine
 
 
 def _owner_alive(owner: str) -> bool:
@@ -28,7 +28,7 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
-def collect(backend: Backend, *, everything: bool = False, dry_run: bool = False) -> list[str]:
+def collect(backend: Engine, *, everything: bool = False, dry_run: bool = False) -> list[str]:
     """Remove orphaned sandbox containers, then volumes; return what was (or would be) removed."""
     removed = []
     items = backend.list_labelled(SESSION_LABEL)

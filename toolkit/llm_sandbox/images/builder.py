@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from llm_sandbox import installer
+from llm_sandbox import host
 from llm_sandbox.exceptions import ContainerError, ImageBuildError, ImageError
 from llm_sandbox.images.progress import Progress, resolve_progress
 
@@ -152,8 +152,8 @@ def content_hash(files: Mapping[str, ContextFile], base_id: str) -> str:
 
 
 def host_ca_bundle(environ: Mapping[str, str] | None = None) -> bytes:
-    """The bytes of the host's CA bundle (see :func:`llm_sandbox.installer.host_ca_bundle`), or b""."""
-    path = installer.host_ca_bundle(environ)
+    """The bytes of the host's CA bundle (see :func:`llm_sandbox.host.host_ca_bundle`), or b""."""
+    path = host.host_ca_bundle(environ)
     try:
         return Path(path).read_bytes() if path else b""
     except OSError:
@@ -164,7 +164,7 @@ def build_args(base_image: str, environ: Mapping[str, str] | None = None) -> dic
     """``BASE_IMAGE`` plus the host's proxy and package-index settings that are set."""
     env = os.environ if environ is None else environ
     args = {"BASE_IMAGE": base_image}
-    args.update({name: env[name] for name in installer.HOST_SETTINGS if env.get(name)})
+    args.update({name: env[name] for name in host.HOST_SETTINGS if env.get(name)})
     return args
 
 

@@ -15,8 +15,6 @@ See ``docs/security.md`` for the presets and the analysis rules.
 from __future__ import annotations
 
 from .analyzers import (
-    Analysis,
-    ModuleRef,
     analyze_code,
     canonical_language,
     regex_import_analyzer,
@@ -32,6 +30,7 @@ from .checks import (
     library_module_name,
     module_matches,
 )
+from .imports import Analysis, ModuleRef
 from .models import (
     RestrictedModule,
     SecurityIssueSeverity,

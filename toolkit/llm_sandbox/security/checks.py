@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ..exceptions import SecurityViolationError
-from .analyzers import LanguageAnalyzer, ModuleRef, canonical_language, get_analyzer
+from .analyzers import LanguageAnalyzer, canonical_language, get_analyzer
+from .imports import ModuleRef
 from .models import RestrictedModule, SecurityIssueSeverity, SecurityPattern, SecurityPolicy, Violation
 
 logger = logging.getLogger("llm_sandbox.security")

@@ -32,7 +32,7 @@ import tokenize
 from collections import defaultdict
 from collections.abc import Sequence
 
-from .analyzers import Analysis, ModuleRef, find_imports
+from .imports import Analysis, ModuleRef, find_imports
 from .scanner import CommentSyntax, Scanned, scan_source
 
 logger = logging.getLogger("llm_sandbox.security")

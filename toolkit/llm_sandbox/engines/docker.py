@@ -1,7 +1,8 @@
-"""Docker Engine backend on docker-py's low-level API.
+"""The Docker engine, on docker-py's low-level API.
 
-Also serves any engine that speaks the Docker API (Podman's compat service):
-the only engine-specific knowledge is in :func:`_translate`.
+Also serves any engine that speaks the Docker API (Podman's compat service,
+see ``engines/podman.py``); engine errors become library errors in
+:func:`translate_errors` only.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from llm_sandbox.backends.base import (
+from llm_sandbox.engines.base import (
+    Capabilities,
     ContainerSpec,
     ExecDeadlineExceeded,
     OutputCallback,
+    Stdin,
 )
 from llm_sandbox.exceptions import (
     ContainerError,
@@ -40,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - docker is a core dependency
 
 
 @contextlib.contextmanager
-def _translate(what: str) -> Iterator[None]:
+def translate_errors(what: str) -> Iterator[None]:
     """Turn engine exceptions into library exceptions, naming the failed operation."""
     try:
         yield
@@ -63,16 +66,17 @@ def _translate(what: str) -> Iterator[None]:
 
 def connect() -> docker.DockerClient:
     """A client for the engine of the environment (DOCKER_HOST or the default socket)."""
-    with _translate("connecting to the Docker engine"):
+    with translate_errors("connecting to the Docker engine"):
         client = docker.from_env()
         client.ping()
         return client
 
 
-class DockerBackend:
-    """:class:`~llm_sandbox.backends.base.Backend` for the Docker API."""
+class DockerEngine:
+    """:class:`~llm_sandbox.engines.base.Engine` for the Docker API."""
 
     name = "docker"
+    capabilities = Capabilities()
 
     def __init__(self, client: docker.DockerClient | None = None) -> None:
         self.client = client or connect()
@@ -80,7 +84,7 @@ class DockerBackend:
 
     # images -------------------------------------------------------------
     def image_exists(self, image: str) -> bool:
-        with _translate(f"looking up image {image}"):
+        with translate_errors(f"looking up image {image}"):
             try:
                 self.api.inspect_image(image)
                 return True
@@ -101,7 +105,7 @@ class DockerBackend:
         path = Path(dockerfile)
         if not path.is_file():
             raise FileNotFoundError(f"Dockerfile {dockerfile} does not exist")
-        with _translate(f"building {tag} from {dockerfile}"):
+        with translate_errors(f"building {tag} from {dockerfile}"):
             try:
                 self.client.images.build(
                     path=str(path.parent), dockerfile=path.name, tag=tag, rm=True, forcerm=True,
@@ -115,8 +119,14 @@ class DockerBackend:
         """Builds reach the package mirror through the host network when the daemon has no bridge."""
         return None if self.client.networks.list(names=["bridge"]) else "host"
 
+    def builtin_image(self, lang: str, image: str) -> str:
+        """Build ``llm-sandbox/<lang>`` here from the package's Dockerfile when it is missing or stale."""
+        from llm_sandbox.images import builder
+
+        return builder.ensure_image(lang, self.client)
+
     def remove_image(self, image: str) -> None:
-        with _translate(f"removing image {image}"), contextlib.suppress(docker.errors.NotFound):
+        with translate_errors(f"removing image {image}"), contextlib.suppress(docker.errors.NotFound):
             self.api.remove_image(image)
 
     # containers ---------------------------------------------------------
@@ -130,7 +140,7 @@ class DockerBackend:
             docker.types.Mount(target, source, type="bind", read_only=True)
             for source, target in spec.binds.items()
         ]
-        with _translate(f"creating a container from {spec.image}"):
+        with translate_errors(f"creating a container from {spec.image}"):
             container = self.client.containers.create(
                 spec.image,
                 spec.command,
@@ -142,7 +152,7 @@ class DockerBackend:
                 **options,
             )
         try:
-            with _translate(f"starting container {container.short_id}"):
+            with translate_errors(f"starting container {container.short_id}"):
                 container.start()
         except BaseException:
             self.remove(container.id)
@@ -150,35 +160,35 @@ class DockerBackend:
         return str(container.id)
 
     def exists(self, container_id: str) -> bool:
-        with _translate(f"inspecting container {container_id[:12]}"):
+        with translate_errors(f"inspecting container {container_id[:12]}"):
             try:
                 return bool(self.api.inspect_container(container_id)["State"]["Running"])
             except docker.errors.NotFound:
                 return False
 
     def remove(self, container_id: str) -> None:
-        with _translate(f"removing container {container_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
+        with translate_errors(f"removing container {container_id[:12]}"), contextlib.suppress(docker.errors.NotFound):
             self.api.remove_container(container_id, force=True, v=True)
 
     def signal(self, container_id: str, signal: str) -> None:
         """Send ``signal`` to the container's PID 1 (the keeper)."""
-        with _translate(f"signalling container {container_id[:12]}"):
+        with translate_errors(f"signalling container {container_id[:12]}"):
             self.api.kill(container_id, signal=signal)
 
     def commit(self, container_id: str, repository: str, tag: str) -> str:
-        with _translate(f"committing container {container_id[:12]}"):
+        with translate_errors(f"committing container {container_id[:12]}"):
             return str(self.api.commit(container_id, repository=repository, tag=tag)["Id"])
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
-        with _translate(f"creating volume {name}"):
+        with translate_errors(f"creating volume {name}"):
             self.api.create_volume(name, labels=labels)
 
     def remove_volume(self, name: str) -> None:
-        with _translate(f"removing volume {name}"), contextlib.suppress(docker.errors.NotFound):
+        with translate_errors(f"removing volume {name}"), contextlib.suppress(docker.errors.NotFound):
             self.api.remove_volume(name, force=True)
 
     def list_labelled(self, label: str) -> list[dict[str, Any]]:
-        with _translate("listing sandbox containers"):
+        with translate_errors("listing sandbox containers"):
             found = [
                 {"kind": "container", "id": c["Id"], "labels": c.get("Labels") or {}}
                 for c in self.api.containers(all=True, filters={"label": label})
@@ -193,21 +203,21 @@ class DockerBackend:
         container_id: str,
         argv: list[str],
         *,
-        stdin: bytes | None = None,
+        stdin: Stdin | None = None,
         environment: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
         on_output: OutputCallback | None = None,
         deadline: float | None = None,
     ) -> int:
-        with _translate(f"running a command in container {container_id[:12]}"):
+        with translate_errors(f"running a command in container {container_id[:12]}"):
             exec_id = self.api.exec_create(
                 container_id, argv, stdin=stdin is not None, environment=environment,
                 workdir=workdir, user=user or "",
             )["Id"]
             raw = self.api.exec_start(exec_id, socket=True)
             sock: socket.socket = getattr(raw, "_sock", raw)
-            writer = _StdinWriter(sock, stdin, deadline) if stdin else None
+            writer = _StdinWriter(sock, stdin, deadline) if stdin is not None else None
             try:
                 _pump_frames(sock, on_output, deadline, writer)
             finally:
@@ -223,6 +233,9 @@ class DockerBackend:
             return -1 if code is None else int(code)
 
 
+_STDIN_CHUNK = 256 * 1024
+
+
 class _StdinWriter(threading.Thread):
     """Writes the process's stdin while the caller reads its output.
 
@@ -233,7 +246,7 @@ class _StdinWriter(threading.Thread):
     engine's: the writer just stops.
     """
 
-    def __init__(self, sock: socket.socket, data: bytes, deadline: float | None) -> None:
+    def __init__(self, sock: socket.socket, data: Stdin, deadline: float | None) -> None:
         super().__init__(name="llm-sandbox-stdin", daemon=True)
         # Its own socket object: the reader changes its timeout as the deadline nears.
         self.sock, self.data = sock.dup(), data
@@ -243,7 +256,11 @@ class _StdinWriter(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.sock.sendall(self.data)
+            if isinstance(self.data, bytes | bytearray | memoryview):
+                self.sock.sendall(self.data)
+            else:
+                while chunk := self.data.read(_STDIN_CHUNK):
+                    self.sock.sendall(chunk)
             self.done.set()
         except OSError:
             pass

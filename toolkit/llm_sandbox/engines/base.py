@@ -1,19 +1,21 @@
 """The one protocol every container engine implements.
 
 Modelled on httpx's transports: a small interface that knows nothing about
-languages, plots or policies. Everything a session does (run code, copy files,
-install libraries, kill on timeout) is composed in ``session.py`` from these
-few operations, so behaviour is identical on every engine.
+languages, plots or policies. Sessions (``llm_sandbox.sessions``) compose
+everything they do (run code, copy files, install libraries, kill on timeout)
+from these operations, so behaviour is the same on every engine.
 
-Each backend translates its engine's exceptions into ``llm_sandbox.exceptions``
-inside its own module; nothing engine-specific crosses this boundary.
+What an engine cannot do is declared, not discovered: :class:`Capabilities`
+says it once, and the session checks it once, when it opens. Each engine
+translates its own exceptions into ``llm_sandbox.exceptions`` inside its
+module; nothing engine-specific crosses this boundary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 STDOUT = 1
 STDERR = 2
@@ -21,21 +23,42 @@ STDERR = 2
 OutputCallback = Callable[[int, bytes], None]
 """Receives ``(stream, chunk)`` with stream ``STDOUT`` or ``STDERR`` as output arrives."""
 
+Stdin = bytes | IO[bytes]
+"""What an exec reads: bytes, or a binary file sent in chunks (large copies)."""
+
 
 class ExecDeadlineExceeded(Exception):
-    """Raised by ``Backend.exec`` when its deadline passed; the stream has been closed.
+    """Raised by ``Engine.exec`` when its deadline passed; the stream has been closed.
 
     The session reacts by killing the processes in the sandbox and raising
     ``SandboxTimeoutError``.
     """
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do beyond the operations every engine has."""
+
+    signal: bool = True
+    """:meth:`Engine.signal` reaches PID 1 without an exec (kills work when no process can start)."""
+    commit: bool = True
+    """:meth:`Engine.commit` saves a container as an image."""
+    build: bool = True
+    """:meth:`Engine.build_image` builds from a Dockerfile on this engine."""
+    shared_volumes: bool = True
+    """Two containers can mount one named volume (the installer writes the sandbox's packages)."""
+    host_binds: bool = True
+    """A host file can be mounted read-only into a container (:attr:`ContainerSpec.binds`)."""
+    exec_user: bool = True
+    """An exec runs as the user it is given (else as the container's user)."""
+
+
 @dataclass
 class ContainerSpec:
     """What to create. ``options`` are docker-py style create options
     (``mem_limit``, ``nano_cpus``, ``pids_limit``, ``read_only``, ``tmpfs``,
-    ``cap_drop``, ``security_opt``, ``network_mode``, ``user``...). Backends map
-    them to their engine; Kubernetes maps them onto its pod manifest.
+    ``cap_drop``, ``security_opt``, ``network_mode``, ``user``...). Engines map
+    them to their own terms; Kubernetes maps them onto its pod manifest.
     """
 
     image: str
@@ -48,16 +71,18 @@ class ContainerSpec:
     read_only_paths: set[str] = field(default_factory=set)
     """Volume mount paths the container may only read (engines that cannot express it mount them read-write)."""
     binds: dict[str, str] = field(default_factory=dict)
-    """Host path → container path (read-only)."""
+    """Host path → container path (read-only); only where ``capabilities.host_binds``."""
     options: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
-class Backend(Protocol):
+class Engine(Protocol):
     """A container engine."""
 
     name: str
+    capabilities: Capabilities
 
+    # images -----------------------------------------------------------------------------
     def image_exists(self, image: str) -> bool: ...
 
     def pull_image(self, image: str) -> bool:
@@ -68,8 +93,13 @@ class Backend(Protocol):
         """Build ``tag`` from the Dockerfile at path ``dockerfile`` (its directory is the context)."""
         ...
 
+    def builtin_image(self, lang: str, image: str) -> str:
+        """Make the library's own image for ``lang`` available here (build or load it); return its name."""
+        ...
+
     def remove_image(self, image: str) -> None: ...
 
+    # containers -------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
         """Create and start a container; return its id. Remove it again if starting fails."""
         ...
@@ -83,7 +113,7 @@ class Backend(Protocol):
         container_id: str,
         argv: list[str],
         *,
-        stdin: bytes | None = None,
+        stdin: Stdin | None = None,
         environment: dict[str, str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
@@ -92,19 +122,26 @@ class Backend(Protocol):
     ) -> int:
         """Run ``argv`` in the container, stream its output to ``on_output``, return its exit code.
 
-        ``stdin`` bytes are written to the process's standard input; the
-        process must not rely on seeing EOF (the wrappers read exact lengths).
-        ``deadline`` is a ``time.monotonic()`` value: when it passes, close the
-        stream and raise :class:`ExecDeadlineExceeded`.
+        ``stdin`` is written to the process's standard input while its output
+        is read; the process must not rely on seeing EOF (the wrappers read
+        exact lengths). ``deadline`` is a ``time.monotonic()`` value: when it
+        passes, close the stream and raise :class:`ExecDeadlineExceeded`.
         """
+        ...
+
+    def signal(self, container_id: str, signal: str) -> None:
+        """Send ``signal`` to the container's PID 1 (only where ``capabilities.signal``)."""
         ...
 
     def remove(self, container_id: str) -> None:
         """Kill and remove the container and its anonymous volumes; no error if already gone."""
         ...
 
-    def commit(self, container_id: str, repository: str, tag: str) -> str: ...
+    def commit(self, container_id: str, repository: str, tag: str) -> str:
+        """Save the container as ``repository:tag`` (only where ``capabilities.commit``)."""
+        ...
 
+    # volumes and bookkeeping ------------------------------------------------------------
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
 
     def remove_volume(self, name: str) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Callable
 
-from llm_sandbox.backends.base import STDERR, STDOUT
+from llm_sandbox.engines.base import STDERR, STDOUT
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 TRUNCATION_NOTICE = "\n[llm-sandbox: output truncated; kept the first {kept} of {total} bytes]\n"

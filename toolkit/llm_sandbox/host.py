@@ -1,11 +1,8 @@
-"""The short-lived installer container: the only place where packages meet the network.
+"""How this host reaches package registries: its CA bundle, index and proxy settings.
 
-It runs the session's own image with network on, no capabilities, as the
-sandbox user, and writes into the session's packages volume. It trusts the
-host's CA bundle and uses the host's index and proxy settings (corporate
-mirrors and TLS-inspecting proxies work as they do on the host). pip installs
-wheels only (``--only-binary=:all:``) and npm runs no install scripts, so
-installing never executes package code with network access.
+Image builds and the library installer both honour them, so corporate mirrors
+and TLS-inspecting proxies work in the sandbox's installer as they do on the
+host.
 """
 
 from __future__ import annotations
@@ -15,9 +12,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from llm_sandbox.backends.base import ContainerSpec
-
-CA_BUNDLE_IN_CONTAINER = "/etc/llm-sandbox/host-ca.crt"
 HOST_SETTINGS = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -82,32 +76,3 @@ def installer_environment(ca_bundle_path: str | None) -> dict[str, str]:
     if ca_bundle_path:
         environment.update(dict.fromkeys(_CA_VARIABLES_SET, ca_bundle_path))
     return environment
-
-
-def installer_spec(
-    image: str,
-    volume: str,
-    mount_path: str,
-    *,
-    labels: dict[str, str],
-    network: str | None,
-    keeper_command: list[str],
-) -> ContainerSpec:
-    bundle = host_ca_bundle()
-    return ContainerSpec(
-        image=image,
-        command=list(keeper_command),
-        labels=labels,
-        environment=installer_environment(CA_BUNDLE_IN_CONTAINER if bundle else None),
-        volumes={volume: mount_path},
-        binds={bundle: CA_BUNDLE_IN_CONTAINER} if bundle else {},
-        options={
-            "user": "1000:1000",
-            "network_mode": network or "host",
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "read_only": True,
-            "tmpfs": {"/tmp": "size=1g,uid=1000,gid=1000,mode=1777"},
-            "pids_limit": 512,
-        },
-    )

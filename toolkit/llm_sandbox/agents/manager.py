@@ -1,32 +1,6 @@
-"""Per-agent session lifecycles: one sandbox per conversation, opened lazily, closed when idle.
+"""The session manager: one sandbox per key (a conversation, a thread, an agent), opened lazily,
+bounded, reaped when idle, always closed. See the package docstring for the whole picture."""
 
-A :class:`SessionManager` hands each agent or conversation its own sandbox,
-keyed by an id (LangChain's ``thread_id``, a LlamaIndex agent context, or any
-string the application chooses)::
-
-    from llm_sandbox.agents import SessionManager
-
-    with SessionManager(lang="python", idle_timeout=600, max_sessions=8) as manager:
-        manager.run("thread-1", "open('notes.txt', 'w').write('hi')")
-        print(manager.run("thread-1", "print(open('notes.txt').read())").stdout)  # same sandbox: hi
-        print(manager.run("thread-2", "import os; print(os.listdir())").stdout)    # another sandbox
-
-- Same key (and language) → same sandbox: files and installed libraries persist.
-  Different keys → isolated sandboxes.
-- Sessions open on first use, close after ``idle_timeout`` seconds without use,
-  are bounded by ``max_sessions`` (:class:`SessionLimitError`, or wait
-  ``wait_timeout`` seconds for a slot, or evict the least recently used idle
-  sandbox with ``evict_idle=True``), and are all closed by :meth:`close` (the
-  manager is a context manager), when the manager is garbage collected, and at
-  interpreter exit.
-- Thread-safe; the async methods run the blocking work in the manager's own
-  thread pool, never on the event loop.
-- Observability: :meth:`SessionManager.sessions` lists live sandboxes (age, idle
-  time, run count); :meth:`SessionManager.subscribe` and
-  :meth:`SessionManager.events` deliver :class:`SessionOpened`,
-  :class:`RunStarted`, :class:`OutputChunk`, :class:`RunFinished` and
-  :class:`SessionClosed` events as they happen.
-"""
 
 from __future__ import annotations
 
@@ -35,29 +9,31 @@ import atexit
 import contextlib
 import contextvars
 import functools
-import io
 import logging
-import posixpath
-import shlex
-import tarfile
-import tempfile
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
+from llm_sandbox.agents.events import (
+    EventCallback,
+    EventStream,
+    SandboxEvent,
+    SessionClosed,
+    SessionOpened,
+    Subscription,
+)
+from llm_sandbox.agents.managed import ManagedSession, Slot, SlotHooks
+from llm_sandbox.agents.records import LanguageInfo, SessionInfo, display_name, session_id_of
 from llm_sandbox.const import SandboxBackend
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
 from llm_sandbox.exceptions import (
-    ContainerError,
-    ResourceError,
+    ManagerClosedError,
     SandboxError,
+    SessionLimitError,
     ValidationError,
 )
 from llm_sandbox.languages import get_language
@@ -71,269 +47,36 @@ DEFAULT_MAX_SESSIONS = 8
 _WRITABLE_ROOTS = ("/tmp",)
 
 
-class SessionLimitError(ResourceError):
-    """``max_sessions`` sandboxes are live and none became free in time."""
 
 
-class ManagerClosedError(SandboxError):
-    """The session manager was closed; create a new one."""
 
 
-# ---------------------------------------------------------------------------- events
-@dataclass(frozen=True, kw_only=True)
-class SandboxEvent:
-    """Base of every event. ``kind`` names the event type (also a class attribute)."""
-
-    kind: ClassVar[str] = "event"
-    session_key: str
-    language: str
-    timestamp: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (results are summarised, not embedded)."""
-        data: dict[str, Any] = {"kind": self.kind}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if name == "result":
-                value = (
-                    None
-                    if value is None
-                    else {
-                        "exit_code": getattr(value, "exit_code", None),
-                        "plots": len(getattr(value, "plots", []) or []),
-                        "files": [f.path for f in getattr(value, "files", []) or []],
-                    }
-                )
-            data[name] = value
-        return data
 
 
-@dataclass(frozen=True, kw_only=True)
-class SessionOpened(SandboxEvent):
-    kind: ClassVar[str] = "session_opened"
-    session_id: str | None = None
-    """Value of the container's ``llm-sandbox.session`` label."""
-    container_id: str | None = None
-    open_duration: float = 0.0
 
 
-@dataclass(frozen=True, kw_only=True)
-class SessionClosed(SandboxEvent):
-    kind: ClassVar[str] = "session_closed"
-    session_id: str | None = None
-    container_id: str | None = None
-    reason: str = "closed"
-    """``idle``, ``closed`` (close_session), ``manager_closed``, ``evicted``, ``expired`` or ``error``."""
-    run_count: int = 0
-    age: float = 0.0
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunStarted(SandboxEvent):
-    kind: ClassVar[str] = "run_started"
-    run_id: str
-    operation: str = "run"
-    """``run`` (code), ``install`` (libraries) or ``command`` (shell command)."""
-    code: str = ""
-    libraries: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
-class OutputChunk(SandboxEvent):
-    kind: ClassVar[str] = "output"
-    run_id: str
-    stream: str
-    """``stdout`` or ``stderr``."""
-    text: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunFinished(SandboxEvent):
-    kind: ClassVar[str] = "run_finished"
-    run_id: str
-    operation: str = "run"
-    exit_code: int | None = None
-    """``None`` when the run raised (see ``error``)."""
-    duration: float = 0.0
-    error: str | None = None
-    error_type: str | None = None
-    cancelled: bool = False
-    """The run was interrupted (:meth:`SessionManager.interrupt` or a cancelled async call)."""
-    result: Any = None
-    """The ``ExecutionResult`` (runs) or ``ConsoleOutput`` (installs, commands)."""
 
 
-EventCallback = Callable[[SandboxEvent], Any]
 
 
-class Subscription:
-    """A registered event callback; :meth:`close` (or leaving its ``with`` block) unsubscribes."""
-
-    def __init__(
-        self, manager: SessionManager, callback: EventCallback, kinds: frozenset[str] | None
-    ) -> None:
-        self._manager = weakref.ref(manager)
-        self.callback = callback
-        self.kinds = kinds
-        self.active = True
-
-    def wants(self, event: SandboxEvent) -> bool:
-        return self.active and (self.kinds is None or event.kind in self.kinds)
-
-    def close(self) -> None:
-        self.active = False
-        manager = self._manager()
-        if manager is not None:
-            manager._unsubscribe(self)
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
-class EventStream:
-    """Events as an async iterator, for one event loop (create it inside the loop)::
-
-        async with manager.events() as events:
-            async for event in events:
-                ...
-
-    Delivery never blocks a run: when ``maxsize`` events are queued, the oldest
-    is dropped (``dropped`` counts them).
-    """
-
-    _END = object()
-
-    def __init__(self, manager: SessionManager, kinds: Iterable[str] | None, maxsize: int) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, maxsize))
-        self.dropped = 0
-        self._closed = False
-        self._subscription = manager.subscribe(self._from_any_thread, kinds=kinds)
-
-    def _from_any_thread(self, event: SandboxEvent) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed
-            self._loop.call_soon_threadsafe(self._offer, event)
-
-    def _offer(self, item: Any) -> None:
-        if self._queue.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self._queue.get_nowait()
-                self.dropped += 1
-        self._queue.put_nowait(item)
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> SandboxEvent:
-        if self._closed and self._queue.empty():
-            raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is self._END:
-            raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
-
-    async def get(self, timeout: float | None = None) -> SandboxEvent:
-        """The next event (``asyncio.TimeoutError`` after ``timeout`` seconds)."""
-        return await asyncio.wait_for(self.__anext__(), timeout)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._subscription.close()
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._offer, self._END)
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
 
-# ---------------------------------------------------------------------------- info records
-@dataclass(frozen=True)
-class SessionInfo:
-    """A live sandbox of the manager (:meth:`SessionManager.sessions`)."""
-
-    key: str
-    language: str
-    state: str
-    """``opening`` or ``open``."""
-    session_id: str | None
-    """Value of the container's ``llm-sandbox.session`` label."""
-    container_id: str | None
-    age: float
-    """Seconds since the sandbox started opening."""
-    idle: float
-    """Seconds since it was last used; 0 while in use."""
-    run_count: int
-    in_use: int
-    """Callers holding it right now."""
-    created_at: float
-    last_used_at: float
 
 
-@dataclass(frozen=True)
-class LanguageInfo:
-    """What a tool tells a model about one language's sandbox."""
-
-    name: str
-    display_name: str
-    preinstalled: tuple[str, ...]
-    can_install: bool
-    package_manager: str
-    network: bool
-    workdir: str
-    outputs_dir: str
-    plots: bool
-    timeout: float | None
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """One entry of :meth:`ManagedSession.list_files`."""
-
-    path: str
-    kind: str
-    """``file``, ``dir``, ``link`` or ``other``."""
-    size: int
 
 
-_DISPLAY_NAMES = {
-    "python": "Python",
-    "javascript": "JavaScript",
-    "cpp": "C++",
-    "go": "Go",
-    "java": "Java",
-    "ruby": "Ruby",
-    "r": "R",
-    "typescript": "TypeScript",
-    "bash": "Bash",
-}
 
 
-# ---------------------------------------------------------------------------- the manager
-class _Entry:
-    def __init__(self, key: str, lang: str) -> None:
-        self.key = key
-        self.lang = lang
-        self.session: Any = None
-        self.state = "opening"  # opening → open → closing → closed (or failed)
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self.created = time.monotonic()
-        self.created_wall = time.time()
-        self.last_used = self.created
-        self.last_used_wall = self.created_wall
-        self.runs = 0
-        self.leases = 0
-        self.active_runs = 0
-        self.broken = False
-        self.abandoned = False
-        self.interrupts = 0
 
 
 class SessionManager:
@@ -401,7 +144,8 @@ class SessionManager:
         self._factory = session_factory or self._default_factory
         self._max_workers = max_workers or max(32, max_sessions * 2)
         self._cond = threading.Condition(threading.RLock())
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._hooks = SlotHooks(self._cond, self._emit, self._release)
+        self._entries: dict[tuple[str, str], Slot] = {}
         self._closing = 0
         self._closed = False
         self._subscribers: tuple[Subscription, ...] = ()
@@ -460,12 +204,12 @@ class SessionManager:
         extra = [lib for lib in options.get("libraries") or [] if lib not in config.preinstalled_libraries]
         timeout = options.get("execution_timeout") or runtime.get("timeout") or options.get("default_timeout")
         if timeout is None:
-            from llm_sandbox.session import DEFAULT_EXECUTION_TIMEOUT
+            from llm_sandbox.sessions.session import DEFAULT_EXECUTION_TIMEOUT
 
             timeout = DEFAULT_EXECUTION_TIMEOUT
         return LanguageInfo(
             name=name,
-            display_name=_DISPLAY_NAMES.get(name, name.capitalize()),
+            display_name=display_name(name),
             preinstalled=tuple(dict.fromkeys([*config.preinstalled_libraries, *extra])),
             can_install=bool(config.is_support_library_installation and config.install_command),
             package_manager=config.package_manager or "the package manager",
@@ -495,7 +239,7 @@ class SessionManager:
         return self._policy_cache[policy]
 
     def _default_factory(self, key: str, lang: str) -> Any:
-        from llm_sandbox.session import ArtifactSandboxSession
+        from llm_sandbox.sessions import ArtifactSandboxSession
 
         options = self.options(lang)
         options["security_policy"] = self._resolve_policy(options.get("security_policy"))
@@ -523,13 +267,13 @@ class SessionManager:
         """Like :meth:`session`, without the ``with``: call ``release()`` on the result."""
         name = self.resolve_language(lang)
         entry = self._acquire_entry(self._key(key), name)
-        return ManagedSession(self, entry)
+        return ManagedSession(entry, self._hooks)
 
-    def _acquire_entry(self, key: str, lang: str) -> _Entry:
+    def _acquire_entry(self, key: str, lang: str) -> Slot:
         deadline = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
         while True:
-            stale: _Entry | None = None
-            victim: _Entry | None = None
+            stale: Slot | None = None
+            victim: Slot | None = None
             creator = False
             with self._cond:
                 if self._closed:
@@ -540,7 +284,7 @@ class SessionManager:
                 elif entry is not None and entry.state in ("opening", "open"):
                     entry.leases += 1
                 elif len(self._entries) + self._closing < self.max_sessions:
-                    entry = _Entry(key, lang)
+                    entry = Slot(key, lang)
                     entry.leases = 1
                     self._entries[(key, lang)] = entry
                     creator = True
@@ -584,11 +328,11 @@ class SessionManager:
             "with close_session(key)"
         )
 
-    def _lru_idle(self) -> _Entry | None:
+    def _lru_idle(self) -> Slot | None:
         idle = [e for e in self._entries.values() if e.state == "open" and e.leases == 0]
         return min(idle, key=lambda e: e.last_used) if idle else None
 
-    def _detach(self, entry: _Entry) -> _Entry:
+    def _detach(self, entry: Slot) -> Slot:
         """Under the lock: take ``entry`` out of the table; the caller closes it (``_close_entry``)."""
         if self._entries.get((entry.key, entry.lang)) is entry:
             del self._entries[(entry.key, entry.lang)]
@@ -596,7 +340,7 @@ class SessionManager:
         self._closing += 1
         return entry
 
-    def _open(self, entry: _Entry) -> None:
+    def _open(self, entry: Slot) -> None:
         started = time.monotonic()
         try:
             session = self._factory(entry.key, entry.lang)
@@ -627,13 +371,13 @@ class SessionManager:
             SessionOpened(
                 session_key=entry.key,
                 language=entry.lang,
-                session_id=_session_id(session),
+                session_id=session_id_of(session),
                 container_id=getattr(session, "container_id", None),
                 open_duration=time.monotonic() - started,
             )
         )
 
-    def _release(self, entry: _Entry) -> None:
+    def _release(self, entry: Slot) -> None:
         broken = False
         with self._cond:
             entry.leases -= 1
@@ -645,7 +389,7 @@ class SessionManager:
         if broken:
             self._close_entry(entry, "error")
 
-    def _close_entry(self, entry: _Entry, reason: str) -> None:
+    def _close_entry(self, entry: Slot, reason: str) -> None:
         session = entry.session
         try:
             if session is not None:
@@ -662,7 +406,7 @@ class SessionManager:
                 SessionClosed(
                     session_key=entry.key,
                     language=entry.lang,
-                    session_id=_session_id(session),
+                    session_id=session_id_of(session),
                     container_id=getattr(session, "container_id", None),
                     reason=reason,
                     run_count=entry.runs,
@@ -776,7 +520,7 @@ class SessionManager:
                     key=e.key,
                     language=e.lang,
                     state=e.state,
-                    session_id=_session_id(e.session),
+                    session_id=session_id_of(e.session),
                     container_id=getattr(e.session, "container_id", None) if e.session is not None else None,
                     age=now - e.created,
                     idle=0.0 if e.leases else now - e.last_used,
@@ -796,7 +540,7 @@ class SessionManager:
         and thread-safe. Exceptions they raise are logged and ignored. For
         asyncio consumers use :meth:`events`.
         """
-        subscription = Subscription(self, callback, frozenset(kinds) if kinds is not None else None)
+        subscription = Subscription(self._unsubscribe, callback, frozenset(kinds) if kinds is not None else None)
         with self._cond:
             self._subscribers = (*self._subscribers, subscription)
         return subscription
@@ -807,7 +551,7 @@ class SessionManager:
 
     def events(self, *, kinds: Iterable[str] | None = None, maxsize: int = 10000) -> EventStream:
         """An async iterator of events, bound to the running event loop (see :class:`EventStream`)."""
-        return EventStream(self, kinds, maxsize)
+        return EventStream(self.subscribe, kinds, maxsize)
 
     def _emit(self, event: SandboxEvent) -> None:
         for subscription in self._subscribers:
@@ -921,271 +665,8 @@ class SessionManager:
         return interrupted
 
 
-class ManagedSession:
-    """A held sandbox of a :class:`SessionManager` (from ``manager.session(key)``).
-
-    Its operations count as use (no reaping while held), emit the manager's
-    events, and mark the sandbox for replacement when its container failed.
-    ``session`` is the underlying ``ArtifactSandboxSession`` for anything else.
-    """
-
-    def __init__(self, manager: SessionManager, entry: _Entry) -> None:
-        self._manager = manager
-        self._entry = entry
-        self._released = False
-
-    @property
-    def key(self) -> str:
-        return self._entry.key
-
-    @property
-    def language(self) -> str:
-        return self._entry.lang
-
-    @property
-    def session(self) -> Any:
-        return self._entry.session
-
-    @property
-    def session_id(self) -> str | None:
-        return _session_id(self._entry.session)
-
-    @property
-    def container_id(self) -> str | None:
-        return getattr(self._entry.session, "container_id", None)
-
-    @property
-    def workdir(self) -> str:
-        return str(getattr(self._entry.session, "workdir", None) or "/sandbox")
-
-    @property
-    def outputs_dir(self) -> str:
-        return str(getattr(self._entry.session, "outputs_dir", None) or f"{self.workdir.rstrip('/')}/outputs")
-
-    def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._manager._release(self._entry)
-
-    def __enter__(self) -> ManagedSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    # -- operations --------------------------------------------------------------------------
-    def _operation(
-        self,
-        operation: str,
-        call: Callable[[Callable[[str], None], Callable[[str], None]], T],
-        *,
-        run_id: str | None,
-        code: str = "",
-        libraries: Sequence[str] = (),
-        on_stdout: Callable[[str], None] | None = None,
-        on_stderr: Callable[[str], None] | None = None,
-    ) -> T:
-        if self._released:
-            raise ValidationError("this sandbox was released; acquire it again from the manager")
-        manager, entry = self._manager, self._entry
-        run_id = run_id or uuid.uuid4().hex[:12]
-        base: dict[str, Any] = {"session_key": entry.key, "language": entry.lang}
-        with manager._cond:
-            entry.runs += 1 if operation == "run" else 0
-            entry.active_runs += 1
-            interrupts = entry.interrupts
-        manager._emit(
-            RunStarted(**base, run_id=run_id, operation=operation, code=code, libraries=tuple(libraries))
-        )
-
-        def forward(stream: str, user: Callable[[str], None] | None) -> Callable[[str], None]:
-            def callback(text: str) -> None:
-                manager._emit(OutputChunk(**base, run_id=run_id, stream=stream, text=text))
-                if user is not None:
-                    user(text)
-
-            return callback
-
-        started = time.monotonic()
-        try:
-            result = call(forward("stdout", on_stdout), forward("stderr", on_stderr))
-        except BaseException as exc:
-            with manager._cond:
-                entry.active_runs -= 1
-                cancelled = entry.interrupts != interrupts
-                if isinstance(exc, ContainerError):
-                    entry.broken = True
-            manager._emit(
-                RunFinished(
-                    **base,
-                    run_id=run_id,
-                    operation=operation,
-                    duration=time.monotonic() - started,
-                    error=str(exc),
-                    error_type=type(exc).__name__,
-                    cancelled=cancelled,
-                )
-            )
-            raise
-        with manager._cond:
-            entry.active_runs -= 1
-            cancelled = entry.interrupts != interrupts
-        manager._emit(
-            RunFinished(
-                **base,
-                run_id=run_id,
-                operation=operation,
-                exit_code=getattr(result, "exit_code", None),
-                duration=time.monotonic() - started,
-                cancelled=cancelled,
-                result=result,
-            )
-        )
-        return result
-
-    def run(
-        self,
-        code: str,
-        *,
-        libraries: Sequence[str] | None = None,
-        timeout: float | None = None,
-        on_stdout: Callable[[str], None] | None = None,
-        on_stderr: Callable[[str], None] | None = None,
-        run_id: str | None = None,
-    ) -> ExecutionResult:
-        """Run ``code`` (installing ``libraries`` first); plots and output files come back in the result.
-
-        Raises what the session raises: ``SandboxTimeoutError``,
-        ``SecurityViolationError``, ``PackageManagerError``, ``ValidationError``
-        for the caller's input; ``ContainerError`` and friends for the engine.
-        """
-        libs = list(libraries or [])
-        return self._operation(
-            "run",
-            lambda out, err: self.session.run(
-                code, libraries=libs or None, timeout=timeout, on_stdout=out, on_stderr=err
-            ),
-            run_id=run_id,
-            code=code,
-            libraries=libs,
-            on_stdout=on_stdout,
-            on_stderr=on_stderr,
-        )
-
-    def install(self, libraries: Sequence[str], *, run_id: str | None = None) -> ConsoleOutput:
-        """Install ``libraries`` for this sandbox (they persist for its lifetime)."""
-        libs = list(libraries)
-        return self._operation(
-            "install", lambda out, err: self.session.install(libs), run_id=run_id, libraries=libs
-        )
-
-    def execute_command(
-        self,
-        command: str,
-        *,
-        workdir: str | None = None,
-        timeout: float | None = None,
-        on_stdout: Callable[[str], None] | None = None,
-        on_stderr: Callable[[str], None] | None = None,
-        run_id: str | None = None,
-    ) -> ConsoleOutput:
-        """Run a shell command as the sandbox user."""
-        return self._operation(
-            "command",
-            lambda out, err: self.session.execute_command(
-                command, workdir=workdir, on_stdout=out, on_stderr=err, timeout=timeout
-            ),
-            run_id=run_id,
-            code=command,
-            on_stdout=on_stdout,
-            on_stderr=on_stderr,
-        )
-
-    # -- files -------------------------------------------------------------------------------
-    def resolve_path(self, path: str) -> str:
-        """``path`` as an absolute, normalised sandbox path (relative paths are under the workdir)."""
-        if not isinstance(path, str) or not path.strip() or "\x00" in path:
-            raise ValidationError(f"invalid sandbox path {path!r}")
-        path = path.strip()
-        if not path.startswith("/") and ".." in path.split("/"):
-            raise ValidationError(f"relative path {path!r} may not contain '..'")
-        return posixpath.normpath(posixpath.join(self.workdir, path))
-
-    def write_file(self, path: str, data: bytes | str) -> str:
-        """Write ``data`` to ``path`` (under the workdir or /tmp), creating directories; returns the path."""
-        target = self.resolve_path(path)
-        roots = (self.workdir.rstrip("/") or "/", *_WRITABLE_ROOTS)
-        if not any(target.startswith(root.rstrip("/") + "/") for root in roots):
-            raise ValidationError(
-                f"cannot write {target}: the sandbox's filesystem is read-only except {self.workdir} and /tmp"
-            )
-        payload = data.encode() if isinstance(data, str) else bytes(data)
-        with tempfile.TemporaryDirectory(prefix="llm-sandbox-upload-") as staging:
-            local = Path(staging) / (posixpath.basename(target) or "file")
-            local.write_bytes(payload)
-            self._checked(lambda: self.session.copy_to_runtime(str(local), target))
-        return target
-
-    def upload(self, host_path: str, dest: str) -> str:
-        """Copy a host file or directory into the sandbox; returns the sandbox path."""
-        target = self.resolve_path(dest)
-        self._checked(lambda: self.session.copy_to_runtime(host_path, target))
-        return target
-
-    def download(self, src: str, host_path: str) -> None:
-        """Copy a sandbox file or directory to the host."""
-        source = self.resolve_path(src)
-        self._checked(lambda: self.session.copy_from_runtime(source, host_path))
-
-    def read_file(self, path: str) -> bytes:
-        """The bytes of a sandbox file (``FileNotFoundError``, ``IsADirectoryError`` otherwise)."""
-        target = self.resolve_path(path)
-        data, _ = self._checked(lambda: self.session.get_archive(target))
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            member = archive.next()
-            if member is None:
-                raise FileNotFoundError(f"{target} does not exist in the sandbox")
-            if member.isdir():
-                raise IsADirectoryError(f"{target} is a directory, not a file")
-            if member.issym() or member.islnk():
-                raise ValidationError(f"{target} is a link to {member.linkname}; read that path instead")
-            handle = archive.extractfile(member)
-            if handle is None:
-                raise ValidationError(f"{target} is not a regular file")
-            return handle.read()
-
-    def list_files(self, path: str | None = None, *, depth: int = 3, limit: int = 500) -> list[FileEntry]:
-        """Entries under ``path`` (default: the workdir), ``depth`` levels deep, at most ``limit``."""
-        root = self.resolve_path(path or self.workdir)
-        quoted = shlex.quote(root)
-        script = (
-            f'p={quoted}; [ -e "$p" ] || exit 44; '
-            f'if [ -d "$p" ]; then find "$p" -mindepth 1 -maxdepth {int(depth)} -printf \'%y\\t%s\\t%p\\n\'; '
-            f"else find \"$p\" -maxdepth 0 -printf '%y\\t%s\\t%p\\n'; fi 2>/dev/null | head -n {int(limit)}"
-        )
-        output = self._checked(lambda: self.session.execute_command(script))
-        if output.exit_code == 44:
-            raise FileNotFoundError(f"{root} does not exist in the sandbox")
-        kinds = {"f": "file", "d": "dir", "l": "link"}
-        entries = []
-        for line in output.stdout.splitlines():
-            parts = line.split("\t", 2)
-            if len(parts) == 3 and parts[1].isdigit():
-                entries.append(FileEntry(parts[2], kinds.get(parts[0], "other"), int(parts[1])))
-        return sorted(entries, key=lambda e: e.path)
-
-    def _checked(self, call: Callable[[], T]) -> T:
-        if self._released:
-            raise ValidationError("this sandbox was released; acquire it again from the manager")
-        try:
-            return call()
-        except ContainerError:
-            with self._manager._cond:
-                self._entry.broken = True
-            raise
 
 
-# ---------------------------------------------------------------------------- helpers
 _live_managers: weakref.WeakSet[SessionManager] = weakref.WeakSet()
 
 
@@ -1197,7 +678,7 @@ def _close_live_managers() -> None:
 
 
 def _finalize(
-    entries: dict[tuple[str, str], _Entry], stop: threading.Event, lock: threading.Condition
+    entries: dict[tuple[str, str], Slot], stop: threading.Event, lock: threading.Condition
 ) -> None:
     """Close the sandboxes of a manager that was garbage collected without close()."""
     stop.set()
@@ -1224,7 +705,7 @@ def _reaper_loop(ref: weakref.ReferenceType[SessionManager], stop: threading.Eve
             return
 
 
-def _close_all(entries: list[_Entry], close: Callable[[_Entry], None]) -> None:
+def _close_all(entries: list[Slot], close: Callable[[Slot], None]) -> None:
     """Close several sandboxes in parallel (sequentially when threads are unavailable, e.g. at exit)."""
     if len(entries) <= 1:
         for entry in entries:
@@ -1246,11 +727,6 @@ def _session_is_open(session: Any) -> bool:
     return bool(getattr(session, "is_open", True))
 
 
-def _session_id(session: Any) -> str | None:
-    value = getattr(session, "session_id", None) if session is not None else None
-    return str(value) if value is not None else None
-
-
 def _kill_sandbox_processes(session: Any) -> bool:
     """Kill the session's running code, as a timeout does; its files stay."""
     if session is None:
@@ -1262,20 +738,4 @@ def _kill_sandbox_processes(session: Any) -> bool:
         return False
 
 
-__all__ = [
-    "EventStream",
-    "FileEntry",
-    "LanguageInfo",
-    "ManagedSession",
-    "ManagerClosedError",
-    "OutputChunk",
-    "RunFinished",
-    "RunStarted",
-    "SandboxEvent",
-    "SessionClosed",
-    "SessionInfo",
-    "SessionLimitError",
-    "SessionManager",
-    "SessionOpened",
-    "Subscription",
-]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "SessionManager"]

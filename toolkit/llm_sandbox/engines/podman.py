@@ -1,10 +1,10 @@
-"""Podman backend: Podman's Docker-compatible API, driven by :class:`DockerBackend`.
+"""The Podman engine: Podman's Docker-compatible API, driven by :class:`DockerEngine`.
 
 ``podman system service`` serves the Docker Engine API (v1.41) on a Unix
-socket, so Podman needs no second implementation of the backend protocol:
-:class:`PodmanBackend` *is* a ``DockerBackend`` whose docker-py client talks to
+socket, so Podman needs no second implementation of the engine protocol:
+:class:`PodmanEngine` is a ``DockerEngine`` whose docker-py client talks to
 the Podman socket. Engine errors arrive as docker-py exceptions and are
-translated at the one boundary in ``backends/docker.py``. What is different is
+translated at the one boundary in ``engines/docker.py``. What is different is
 kept here, and only that:
 
 * where the engine is: a ``podman.PodmanClient``'s base URL, ``CONTAINER_HOST``,
@@ -26,8 +26,8 @@ never relies on that flag (the run's exit code is 137 on both engines).
 
 Command line (for setup scripts and CI)::
 
-    python -m llm_sandbox.backends.podman socket             # the URL the backend connects to
-    python -m llm_sandbox.backends.podman load IMAGE [...]   # copy images from Docker into Podman
+    python -m llm_sandbox.engines.podman socket             # the URL the backend connects to
+    python -m llm_sandbox.engines.podman load IMAGE [...]   # copy images from Docker into Podman
 """
 
 from __future__ import annotations
@@ -44,11 +44,9 @@ from urllib.parse import unquote
 import docker
 import docker.errors
 
-from llm_sandbox.backends.base import STDERR, ContainerSpec, OutputCallback
-from llm_sandbox.backends.docker import DockerBackend, _translate
-from llm_sandbox.const import SupportedLanguage
+from llm_sandbox.engines.base import STDERR, ContainerSpec, OutputCallback
+from llm_sandbox.engines.docker import DockerEngine, translate_errors
 from llm_sandbox.exceptions import ContainerError, ImageNotFoundError, ValidationError
-from llm_sandbox.session import SandboxDockerSession, Session
 
 logger = logging.getLogger("llm_sandbox")
 
@@ -153,7 +151,7 @@ def connect(client: Any = None, timeout: float = 60.0) -> docker.DockerClient:
         return client
     url = service_url(client)
     try:
-        with _translate(f"connecting to the Podman service at {url}"):
+        with translate_errors(f"connecting to the Podman service at {url}"):
             version = _probe(url, min(timeout, 10.0)).get("Api-Version") or _DEFAULT_API_VERSION
             return docker.DockerClient(base_url=url, version=version, timeout=int(timeout))
     except ContainerError as exc:
@@ -175,8 +173,8 @@ def service_available(client: Any = None, timeout: float = 3.0) -> bool:
 # ---------------------------------------------------------------------------------------------
 # the backend
 # ---------------------------------------------------------------------------------------------
-class PodmanBackend(DockerBackend):
-    """:class:`~llm_sandbox.backends.base.Backend` for a Podman service (Docker-compatible API)."""
+class PodmanEngine(DockerEngine):
+    """:class:`~llm_sandbox.engines.base.Engine` for a Podman service (Docker-compatible API)."""
 
     name = "podman"
 
@@ -204,6 +202,10 @@ class PodmanBackend(DockerBackend):
     def _build_network(self) -> str | None:
         """Podman's compat API lists no ``bridge`` by that filter; builds use the host network."""
         return "host"
+
+    def builtin_image(self, lang: str, image: str) -> str:
+        """The image Docker holds for ``lang``, loaded into Podman when missing or different here."""
+        return ensure_image_loaded(image, self.client)
 
 
 _ATTACH_ERROR = re.compile(rb"^Error: (read|write) unixpacket [^\n]*/attach: [^\n]*\n?$")
@@ -241,13 +243,13 @@ def _podman_tmpfs(options: str, user: Any, path: str) -> str:
 def _docker_engine(docker_client: Any = None) -> docker.DockerClient:
     if docker_client is not None:
         return docker_client  # type: ignore[no-any-return]
-    from llm_sandbox.backends.docker import connect as docker_connect
+    from llm_sandbox.engines.docker import connect as docker_connect
 
     return docker_connect()
 
 
 def _image_id(engine: docker.DockerClient, image: str) -> str | None:
-    with _translate(f"looking up image {image}"):
+    with translate_errors(f"looking up image {image}"):
         try:
             return str(engine.api.inspect_image(image)["Id"]).removeprefix("sha256:")
         except docker.errors.NotFound:
@@ -255,7 +257,7 @@ def _image_id(engine: docker.DockerClient, image: str) -> str | None:
 
 
 def _load_command(image: str) -> str:
-    return f"python -m llm_sandbox.backends.podman load {image}"
+    return f"python -m llm_sandbox.engines.podman load {image}"
 
 
 def load_from_docker(image: str, podman_client: Any = None, docker_client: Any = None) -> str:
@@ -272,7 +274,7 @@ def load_from_docker(image: str, podman_client: Any = None, docker_client: Any =
                    f"build {_lang_of(image)}`) or load it yourself: `docker save {image} | podman load`"
         )  # fmt: skip
     logger.info("loading %s from Docker into Podman", image)
-    with _translate(f"loading {image} from Docker into Podman"):
+    with translate_errors(f"loading {image} from Docker into Podman"):
         stream = source.api.get_image(image)
         for _ in target.api.load_image(stream):
             pass
@@ -325,33 +327,6 @@ def _lang_of(image: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# the session
-# ---------------------------------------------------------------------------------------------
-class SandboxPodmanSession(SandboxDockerSession):
-    """A session on Podman: ``client`` is a ``podman.PodmanClient`` (default: ``CONTAINER_HOST`` or the
-    default socket). Everything but the connection is the Docker session's behaviour.
-
-    When the language's default image is missing in Podman it is loaded from Docker.
-    """
-
-    backend_name = "podman"
-
-    def __init__(self, client: Any = None, image: str | None = None, dockerfile: str | None = None,
-                 lang: str = SupportedLanguage.PYTHON, **kwargs: Any) -> None:  # fmt: skip
-        # SandboxDockerSession.__init__ would wrap ``client`` in a DockerBackend: go to Session directly.
-        Session.__init__(self, PodmanBackend(client) if client is not None else None, image, dockerfile, lang,
-                         **kwargs)  # fmt: skip
-
-    def _connect(self) -> PodmanBackend:
-        return PodmanBackend()
-
-    def _build_default_image(self) -> str:
-        backend = self.backend
-        assert isinstance(backend, DockerBackend)
-        return ensure_image_loaded(self.language.config.default_image, backend.client)
-
-
-# ---------------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
@@ -368,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"{image}: loaded into Podman")
         return 0
-    print("usage: python -m llm_sandbox.backends.podman {socket | load IMAGE [IMAGE...]}", file=sys.stderr)
+    print("usage: python -m llm_sandbox.engines.podman {socket | load IMAGE [IMAGE...]}", file=sys.stderr)
     return 2
 
 
@@ -376,8 +351,7 @@ if __name__ == "__main__":
     sys.exit(main())
 
 __all__ = [
-    "PodmanBackend",
-    "SandboxPodmanSession",
+    "PodmanEngine",
     "connect",
     "ensure_image_loaded",
     "load_from_docker",

@@ -1,0 +1,72 @@
+"""``ArtifactSandboxSession``: a session whose runs also return plots and output files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from llm_sandbox.const import SandboxBackend, SupportedLanguage
+from llm_sandbox.data import ExecutionResult
+from llm_sandbox.sessions.kinds import create_session
+
+
+class ArtifactSandboxSession:
+    """A session whose runs also return plots and the files written to the outputs directory.
+
+    Every other attribute is the wrapped session's.
+    """
+
+    def __init__(
+        self,
+        backend: SandboxBackend | str = SandboxBackend.DOCKER,
+        image: str | None = None,
+        dockerfile: str | None = None,
+        lang: str = SupportedLanguage.PYTHON,
+        *,
+        enable_plotting: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self._session = create_session(backend, image=image, dockerfile=dockerfile, lang=lang, **kwargs)
+        self.enable_plotting = enable_plotting
+
+    def __enter__(self) -> ArtifactSandboxSession:
+        self._session.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._session.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def open(self) -> ArtifactSandboxSession:
+        self._session.open()
+        return self
+
+    def run(
+        self,
+        code: str,
+        libraries: list[str] | None = None,
+        timeout: float | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        clear_plots: bool = False,
+    ) -> ExecutionResult:
+        """Run ``code`` and return the plots and output files of this run only.
+
+        ``clear_plots`` is accepted for compatibility: every run already starts
+        with no plots.
+        """
+        return self._session._run(
+            code, libraries, timeout, on_stdout, on_stderr, artifacts=True, plotting=self.enable_plotting
+        )
+
+    def clear_plots(self) -> None:
+        """Kept for compatibility; plots never carry over from one run to the next."""
+
+
+
+__all__ = ["ArtifactSandboxSession"]

@@ -1,0 +1,319 @@
+"""LlamaIndex tools: a ``BaseToolSpec`` whose ``to_tool_list()`` gives sync + async ``FunctionTool``s.
+
+::
+
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llm_sandbox.llamaindex import SandboxToolSpec
+
+    spec = SandboxToolSpec(lang="python")
+    agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm)
+    ctx = Context(agent)                       # one conversation = one sandbox
+    await agent.run("plot a sine wave", ctx=ctx)
+    spec.last_result.plots                     # artifacts stay with the application
+
+Tools: ``run_code``, ``install_packages``, ``upload_file``, ``read_file``,
+``list_files``. Each returns model-friendly text; the artifact (the
+``ExecutionResult`` of a run, the ``FileOutput`` of a read...) is kept in
+``spec.results`` / ``spec.last_result`` and also travels as
+``ToolOutput.raw_output.artifact``.
+
+Sandbox per conversation: inside an agent the key is stored in the agent's
+``Context`` (its store, under ``"llm_sandbox_session_key"``: set it yourself to
+choose the key), so every run with the same context uses the same sandbox and
+different contexts get different sandboxes. Called without a context, a spec
+uses one key of its own (or ``session_key=``).
+"""
+
+# No `from __future__ import annotations` here: LlamaIndex finds the Context
+# parameter of a tool function by its real annotation object.
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_sandbox.agents import SessionManager
+from llm_sandbox.data import ExecutionResult
+from llm_sandbox.exceptions import MissingDependencyError, ValidationError
+from llm_sandbox.tools.descriptions import TOOL_NAMES, describe_tool
+from llm_sandbox.tools.operations import SandboxOperations
+from llm_sandbox.tools.schemas import arguments_schema
+from llm_sandbox.tools.text import DEFAULT_MAX_FILE_CHARS, DEFAULT_MAX_OUTPUT_CHARS, ToolReply, ToolText
+
+try:
+    from llama_index.core.tools import FunctionTool
+    from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+    from llama_index.core.tools.types import ToolMetadata
+    from llama_index.core.workflow import Context
+    from pydantic import Field
+    from pydantic.fields import FieldInfo
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra installed
+    raise MissingDependencyError(
+        f"llm_sandbox.llamaindex needs llama-index-core ({exc.name} is missing); "
+        "install it with: pip install 'llm-sandbox-toolkit[llamaindex]'"
+    ) from exc
+
+CONTEXT_KEY = "llm_sandbox_session_key"
+"""Where the sandbox key of a conversation is kept in a LlamaIndex ``Context`` store."""
+
+_NO_CONTEXT: Any = Field(default=None, exclude=True)
+"""Default of the ``ctx`` parameters: agents pass their Context, direct calls may omit it."""
+
+
+@dataclass
+class ToolRecord:
+    """One tool call's outcome, as kept in :attr:`SandboxToolSpec.results`."""
+
+    tool: str
+    session_key: str
+    text: str
+    artifact: Any
+    ok: bool
+    timestamp: float = field(default_factory=time.time)
+
+
+class SandboxToolSpec(BaseToolSpec):
+    """Sandbox tools for LlamaIndex agents (``FunctionAgent``, ``ReActAgent``, ``AgentWorkflow``).
+
+    Takes :class:`~llm_sandbox.agents.SessionManager` options (``backend``,
+    ``lang``, ``languages``, ``image``, ``libraries``, ``runtime_configs``,
+    ``security_policy``, ``execution_timeout``, ``idle_timeout``,
+    ``max_sessions``...) or a shared ``manager=``. ``keep_results`` bounds the
+    history in :attr:`results`.
+    """
+
+    spec_functions: list[SPEC_FUNCTION_TYPE] = [
+        ("run_code", "arun_code"),
+        ("install_packages", "ainstall_packages"),
+        ("upload_file", "aupload_file"),
+        ("read_file", "aread_file"),
+        ("list_files", "alist_files"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        manager: SessionManager | None = None,
+        session_key: str | None = None,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        max_file_chars: int = DEFAULT_MAX_FILE_CHARS,
+        host_dir: str | None = None,
+        keep_results: int = 100,
+        **session_config: Any,
+    ) -> None:
+        if manager is None:
+            manager = SessionManager(**session_config)
+        elif session_config:
+            raise ValidationError(
+                f"pass either manager= or session options ({', '.join(sorted(session_config))}), not both"
+            )
+        self.manager = manager
+        self.session_key = session_key
+        self.host_dir = host_dir
+        self.default_key = session_key or f"llamaindex-{uuid.uuid4().hex[:12]}"
+        self.results: deque[ToolRecord] = deque(maxlen=keep_results)
+        self._ops = SandboxOperations(
+            manager, max_output_chars=max_output_chars, max_file_chars=max_file_chars, host_dir=host_dir
+        )
+        self._lock = threading.Lock()
+        self._context_keys: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    # -- tools ---------------------------------------------------------------------------------
+    def to_tool_list(  # type: ignore[override]
+        self,
+        spec_functions: Sequence[SPEC_FUNCTION_TYPE] | None = None,
+        func_to_metadata_mapping: dict[str, ToolMetadata] | None = None,
+    ) -> list[FunctionTool]:
+        """FunctionTools (sync and async) with descriptions and argument schemas written for models."""
+        wanted = list(spec_functions or self.spec_functions)
+        mapping = func_to_metadata_mapping or {}
+        tools = []
+        for spec in wanted:
+            sync_name, async_name = (spec, f"a{spec}") if isinstance(spec, str) else spec
+            if sync_name not in TOOL_NAMES:
+                raise ValueError(f"unknown sandbox tool {sync_name!r}; choose from {', '.join(TOOL_NAMES)}")
+            metadata = mapping.get(sync_name) or ToolMetadata(
+                name=sync_name,
+                description=describe_tool(sync_name, self.manager, user_files=bool(self.host_dir)),
+                fn_schema=arguments_schema(sync_name, self.manager, user_files=bool(self.host_dir)),
+            )
+            tools.append(
+                FunctionTool.from_defaults(
+                    fn=getattr(self, sync_name),
+                    async_fn=getattr(self, async_name),
+                    tool_metadata=metadata,
+                )
+            )
+        return tools
+
+    def run_code(
+        self,
+        code: str,
+        language: str | None = None,
+        libraries: list[str] | None = None,
+        ctx: Context = _NO_CONTEXT,
+    ) -> ToolText:
+        """Run code in the conversation's sandbox; returns exit code, stdout, stderr, plots and files."""
+        return self._call("run_code", ctx, code, language, libraries)
+
+    async def arun_code(
+        self,
+        code: str,
+        language: str | None = None,
+        libraries: list[str] | None = None,
+        ctx: Context = _NO_CONTEXT,
+    ) -> ToolText:
+        """Run code in the conversation's sandbox; returns exit code, stdout, stderr, plots and files."""
+        return await self._acall("run_code", ctx, code, language, libraries)
+
+    def install_packages(
+        self, libraries: list[str], language: str | None = None, ctx: Context = _NO_CONTEXT
+    ) -> ToolText:
+        """Install packages into the conversation's sandbox."""
+        return self._call("install_packages", ctx, libraries, language)
+
+    async def ainstall_packages(
+        self, libraries: list[str], language: str | None = None, ctx: Context = _NO_CONTEXT
+    ) -> ToolText:
+        """Install packages into the conversation's sandbox."""
+        return await self._acall("install_packages", ctx, libraries, language)
+
+    def upload_file(
+        self,
+        path: str,
+        content: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        ctx: Context = _NO_CONTEXT,
+    ) -> ToolText:
+        """Write a file into the sandbox."""
+        return self._call("upload_file", ctx, path, content, source, language)
+
+    async def aupload_file(
+        self,
+        path: str,
+        content: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        ctx: Context = _NO_CONTEXT,
+    ) -> ToolText:
+        """Write a file into the sandbox."""
+        return await self._acall("upload_file", ctx, path, content, source, language)
+
+    def read_file(self, path: str, language: str | None = None, ctx: Context = _NO_CONTEXT) -> ToolText:
+        """Read a text file from the sandbox."""
+        return self._call("read_file", ctx, path, language)
+
+    async def aread_file(
+        self, path: str, language: str | None = None, ctx: Context = _NO_CONTEXT
+    ) -> ToolText:
+        """Read a text file from the sandbox."""
+        return await self._acall("read_file", ctx, path, language)
+
+    def list_files(
+        self, path: str | None = None, language: str | None = None, ctx: Context = _NO_CONTEXT
+    ) -> ToolText:
+        """List files in the sandbox."""
+        return self._call("list_files", ctx, path, language)
+
+    async def alist_files(
+        self, path: str | None = None, language: str | None = None, ctx: Context = _NO_CONTEXT
+    ) -> ToolText:
+        """List files in the sandbox."""
+        return await self._acall("list_files", ctx, path, language)
+
+    def _call(self, tool: str, ctx: Any, *arguments: Any) -> ToolText:
+        """Run operation ``tool`` in the sandbox of ``ctx``'s conversation and keep its record."""
+        key = self._key(ctx)
+        return self._record(tool, key, getattr(self._ops, tool)(key, *arguments))
+
+    async def _acall(self, tool: str, ctx: Any, *arguments: Any) -> ToolText:
+        """:meth:`_call` in the manager's threads; cancelling the await interrupts what runs."""
+        key = await self._akey(ctx)
+        reply = await self.manager.run_in_thread(getattr(self._ops, tool), key, *arguments, interrupt=(key, None))
+        return self._record(tool, key, reply)
+
+    # -- artifacts -----------------------------------------------------------------------------
+    @property
+    def last_result(self) -> ExecutionResult | None:
+        """The ExecutionResult of the latest completed ``run_code`` call (any conversation)."""
+        with self._lock:
+            for record in reversed(self.results):
+                if record.tool == "run_code" and isinstance(record.artifact, ExecutionResult):
+                    return record.artifact
+        return None
+
+    def results_for(self, session_key: str) -> list[ToolRecord]:
+        """The kept records of one conversation's sandbox, oldest first."""
+        with self._lock:
+            return [r for r in self.results if r.session_key == session_key]
+
+    def _record(self, tool: str, key: str, reply: ToolReply) -> ToolText:
+        with self._lock:
+            self.results.append(ToolRecord(tool, key, reply.text, reply.artifact, reply.ok))
+        return reply.as_text()
+
+    # -- session keys --------------------------------------------------------------------------
+    def session_key_for(self, ctx: Any = None) -> str:
+        """The sandbox key used for calls made with ``ctx`` (sync view; see module docs)."""
+        return self._key(ctx)
+
+    def _key(self, ctx: Any) -> str:
+        if self.session_key or ctx is None or isinstance(ctx, FieldInfo):
+            return self.default_key
+        with self._lock:
+            key = self._cached(ctx)
+            if key is None:
+                key = f"llamaindex-{uuid.uuid4().hex[:12]}"
+                self._remember(ctx, key)
+            return key
+
+    async def _akey(self, ctx: Any) -> str:
+        if self.session_key or ctx is None or isinstance(ctx, FieldInfo):
+            return self.default_key
+        with self._lock:
+            cached = self._cached(ctx)
+        if cached is not None:
+            return cached
+        stored: Any = None
+        try:
+            stored = await ctx.store.get(CONTEXT_KEY, default=None)
+        except Exception:  # a typed state without that field, or a store that cannot be read here
+            stored = None
+        with self._lock:  # no await between the check and the update: concurrent calls agree
+            key = (
+                self._cached(ctx)
+                or (str(stored) if stored else None)
+                or f"llamaindex-{uuid.uuid4().hex[:12]}"
+            )
+            self._remember(ctx, key)
+        if key != stored:
+            with contextlib.suppress(Exception):  # unwritable stores still get the key from the cache
+                await ctx.store.set(CONTEXT_KEY, key)
+        return key
+
+    def _cached(self, ctx: Any) -> str | None:
+        try:
+            return self._context_keys.get(ctx)
+        except TypeError:  # not weak-referenceable
+            return None
+
+    def _remember(self, ctx: Any, key: str) -> None:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: the store keeps the key
+            self._context_keys[ctx] = key
+
+    def close(self) -> None:
+        """Close the manager (and every sandbox it holds)."""
+        self.manager.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.manager.close)
+
+
+__all__ = ["CONTEXT_KEY", "SandboxToolSpec", "ToolRecord"]

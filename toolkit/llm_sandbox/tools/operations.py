@@ -1,0 +1,199 @@
+"""The five agent operations on a session manager, framework-free: the one layer both adapters share.
+
+Every operation returns a :class:`~llm_sandbox.tools.text.ToolReply` (text
+for the model + an artifact for the application).
+"""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llm_sandbox.const import FileType
+from llm_sandbox.data import FileOutput
+from llm_sandbox.exceptions import LanguageNotSupportedError, ValidationError
+from llm_sandbox.tools.text import (
+    DEFAULT_LIST_LIMIT,
+    DEFAULT_MAX_FILE_CHARS,
+    DEFAULT_MAX_OUTPUT_CHARS,
+    MODEL_FIXABLE_ERRORS,
+    ToolReply,
+    clip,
+    format_error,
+    format_result,
+    human_size,
+)
+
+if TYPE_CHECKING:
+    from llm_sandbox.agents import SessionManager
+
+
+class SandboxOperations:
+    """The five agent operations on a :class:`~llm_sandbox.agents.SessionManager`, framework-free.
+
+    ``key`` selects the conversation's sandbox. Each method is blocking (call
+    it through ``manager.run_in_thread`` from async code).
+    """
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        *,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        max_file_chars: int = DEFAULT_MAX_FILE_CHARS,
+        host_dir: str | None = None,
+    ) -> None:
+        self.manager = manager
+        self.max_output_chars = max_output_chars
+        self.max_file_chars = max_file_chars
+        self.host_dir = Path(host_dir).resolve() if host_dir else None
+
+    def _language(self, language: str | None) -> tuple[str | None, ToolReply | None]:
+        """The manager's canonical name for ``language``, or a reply telling the model what is available."""
+        if not language:
+            return self.manager.lang, None
+        try:
+            return self.manager.resolve_language(language), None
+        except (LanguageNotSupportedError, ValidationError):
+            return None, ToolReply(
+                f"error: language {language!r} is not available here; use one of: "
+                f"{', '.join(self.manager.languages)}",
+                ok=False,
+            )
+
+    def run_code(
+        self, key: str, code: str, language: str | None = None, libraries: Sequence[str] | None = None
+    ) -> ToolReply:
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        if not isinstance(code, str) or not code.strip():
+            return ToolReply("error: `code` is empty; pass the complete program to run", ok=False)
+        stdout: list[str] = []
+        stderr: list[str] = []
+        with self.manager.session(key, lang) as session:  # opening failures are not the model's: raised
+            try:
+                result = session.run(
+                    code,
+                    libraries=list(libraries or []) or None,
+                    on_stdout=_capped_append(stdout, self.max_output_chars * 4),
+                    on_stderr=_capped_append(stderr, self.max_output_chars * 4),
+                )
+            except MODEL_FIXABLE_ERRORS as exc:
+                text = format_error(
+                    exc, stdout="".join(stdout), stderr="".join(stderr), max_chars=self.max_output_chars
+                )
+                return ToolReply(text, None, ok=False)
+        return ToolReply(format_result(result, max_chars=self.max_output_chars), result, ok=True)
+
+    def install_packages(self, key: str, libraries: Sequence[str], language: str | None = None) -> ToolReply:
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        names = [str(name) for name in (libraries or []) if str(name).strip()]
+        if not names:
+            return ToolReply("error: `libraries` is empty; name the packages to install", ok=False)
+        with self.manager.session(key, lang) as session:
+            try:
+                output = session.install(names)
+            except MODEL_FIXABLE_ERRORS as exc:
+                return ToolReply(format_error(exc, max_chars=self.max_output_chars), None, ok=False)
+        return ToolReply(f"installed: {', '.join(names)} (available to the code from now on)", output)
+
+    def upload_file(
+        self,
+        key: str,
+        path: str,
+        content: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+    ) -> ToolReply:
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        if (content is None) == (source is None):
+            allowed = "`content` (the text of the file)" + (
+                " or `source` (a file the user provided)" if self.host_dir else ""
+            )
+            return ToolReply(f"error: give exactly one of {allowed}", ok=False)
+        data: bytes
+        if source is not None:
+            if self.host_dir is None:
+                return ToolReply("error: no user files are available; pass `content` instead", ok=False)
+            host = (self.host_dir / source).resolve()
+            if not host.is_relative_to(self.host_dir) or not host.is_file():
+                available = sorted(p.name for p in self.host_dir.iterdir() if p.is_file())[:50]
+                return ToolReply(
+                    f"error: no user file named {source!r}; available: {', '.join(available) or '(none)'}",
+                    ok=False,
+                )
+            data = host.read_bytes()
+        else:
+            data = str(content).encode()
+        with self.manager.session(key, lang) as session:
+            try:
+                written = session.write_file(path, data)
+            except MODEL_FIXABLE_ERRORS as exc:
+                return ToolReply(format_error(exc), None, ok=False)
+        return ToolReply(f"wrote {written} ({human_size(len(data))})", written)
+
+    def read_file(self, key: str, path: str, language: str | None = None) -> ToolReply:
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        with self.manager.session(key, lang) as session:
+            try:
+                resolved = session.resolve_path(path)
+                data = session.read_file(resolved)
+            except MODEL_FIXABLE_ERRORS as exc:
+                hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
+                return ToolReply(format_error(exc) + hint, None, ok=False)
+        kind = FileType.from_filename(resolved)
+        artifact = FileOutput(resolved, kind, len(data), base64.b64encode(data).decode())
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return ToolReply(
+                f"{resolved} is a binary file ({kind.value}, {human_size(len(data))}); its content is not "
+                "shown. Process it with code instead.",
+                artifact,
+            )
+        header = f"{resolved} ({human_size(len(data))}):\n"
+        return ToolReply(header + clip(text, self.max_file_chars), artifact)
+
+    def list_files(self, key: str, path: str | None = None, language: str | None = None) -> ToolReply:
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        with self.manager.session(key, lang) as session:
+            try:
+                root = session.resolve_path(path or session.workdir)
+                entries = session.list_files(root, limit=DEFAULT_LIST_LIMIT + 1)
+            except MODEL_FIXABLE_ERRORS as exc:
+                return ToolReply(format_error(exc), None, ok=False)
+        if not entries:
+            return ToolReply(f"{root} is empty", [])
+        shown = entries[:DEFAULT_LIST_LIMIT]
+        lines = [f"{root}:"]
+        for entry in shown:
+            relative = posixpath.relpath(entry.path, root)
+            lines.append(
+                f"  {relative}/" if entry.kind == "dir" else f"  {relative}  ({human_size(entry.size)})"
+            )
+        if len(entries) > len(shown):
+            lines.append("  [... more entries not shown; list a subdirectory ...]")
+        return ToolReply("\n".join(lines), shown)
+
+
+def _capped_append(buffer: list[str], limit: int) -> Any:
+    size = [0]
+
+    def append(text: str) -> None:
+        if size[0] < limit:
+            buffer.append(text)
+            size[0] += len(text)
+
+    return append

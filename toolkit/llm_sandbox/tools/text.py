@@ -1,0 +1,187 @@
+"""The text a model reads: results and errors, compact; and the reply that carries it.
+
+Errors a model can fix (a timeout, a refused import, a package that does not
+install, a bad path) become reply text; everything else (the engine is down,
+the image is missing, the session could not open) is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llm_sandbox.data import ExecutionResult
+from llm_sandbox.exceptions import (
+    LanguageNotSupportedError,
+    LibraryInstallationNotSupportedError,
+    PackageManagerError,
+    SandboxTimeoutError,
+    SecurityViolationError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+DEFAULT_MAX_OUTPUT_CHARS = 4000
+"""Per stream (stdout, stderr) in the text a model sees; the artifact keeps everything."""
+DEFAULT_MAX_FILE_CHARS = 20000
+DEFAULT_LIST_LIMIT = 200
+
+MODEL_FIXABLE_ERRORS: tuple[type[BaseException], ...] = (
+    SandboxTimeoutError,
+    SecurityViolationError,
+    PackageManagerError,
+    ValidationError,
+    LibraryInstallationNotSupportedError,
+    LanguageNotSupportedError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+"""Raised by an operation because of what the model asked for: reported to the model as text."""
+
+
+class ToolText(str):
+    """A ``str`` (the text for the model) that also carries the operation's ``artifact``.
+
+    LlamaIndex keeps a tool function's return value as ``ToolOutput.raw_output``,
+    so the application finds the artifact there.
+    """
+
+    artifact: Any
+    ok: bool
+
+    def __new__(cls, text: str, artifact: Any = None, ok: bool = True) -> ToolText:
+        self = super().__new__(cls, text)
+        self.artifact = artifact
+        self.ok = ok
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ToolText, (str(self), self.artifact, self.ok))
+
+
+@dataclass
+class ToolReply:
+    """The outcome of one tool operation."""
+
+    text: str
+    """Compact, model-friendly text."""
+    artifact: Any = None
+    """For the application: an ``ExecutionResult`` (run), ``FileOutput`` (read), list of entries (list)."""
+    ok: bool = True
+    """False when the text reports an error the model can fix."""
+
+    def as_text(self) -> ToolText:
+        return ToolText(self.text, self.artifact, self.ok)
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def clip(text: str, limit: int, what: str = "characters") -> str:
+    """``text`` cut to about ``limit`` characters: the start and the end, with a notice in between."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    tail = limit - head
+    omitted = len(text) - head - tail
+    return (
+        f"{text[:head]}\n[... {omitted:,} {what} omitted; print less, or write large output to a "
+        f"file and read the part you need ...]\n{text[-tail:]}"
+    )
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover
+
+
+def format_result(result: ExecutionResult, *, max_chars: int = DEFAULT_MAX_OUTPUT_CHARS) -> str:
+    """Exit code, stdout, stderr (each clipped to ``max_chars``), and a summary of plots and files."""
+    duration = f" ({result.duration:.2f} s)" if result.duration is not None else ""
+    lines = [f"exit code: {result.exit_code}{duration}" + ("" if result.exit_code == 0 else " - failed")]
+    if result.stdout:
+        lines.append("stdout:\n" + clip(result.stdout.rstrip("\n"), max_chars))
+    if result.stderr:
+        lines.append("stderr:\n" + clip(result.stderr.rstrip("\n"), max_chars))
+    if not result.stdout and not result.stderr:
+        lines.append("(no output)")
+    if result.plots:
+        shapes = ", ".join(
+            p.format.value
+            + (f" {p.width}x{p.height}" if p.width and p.height else "")
+            + (f" {p.filename}" if p.filename else "")
+            for p in result.plots
+        )
+        count = len(result.plots)
+        lines.append(
+            f"plots: {count} image{'s' if count != 1 else ''} captured ({shapes}); shown to the user"
+        )
+    if result.files:
+        names = ", ".join(f"{f.path} ({f.format.value}, {human_size(f.size)})" for f in result.files)
+        lines.append(f"files returned to the user: {names}")
+    return "\n".join(lines)
+
+
+def format_error(
+    error: BaseException,
+    *,
+    stdout: str = "",
+    stderr: str = "",
+    max_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+) -> str:
+    """An error the model can fix, with what the code printed before it (timeouts)."""
+    if isinstance(error, SandboxTimeoutError):
+        head = f"error: timeout - {error}"
+    elif isinstance(error, SecurityViolationError):
+        if error.violations:
+            listed = "\n".join(f"- {violation}" for violation in error.violations[:10])
+            head = f"error: the sandbox's security policy refused this code:\n{listed}"
+        else:
+            head = f"error: the sandbox's security policy refused this code - {error}"
+        head += "\nNothing was run. Rewrite the code without these uses."
+    elif isinstance(error, PackageManagerError):
+        head = f"error: installing libraries failed - {clip(str(error), max_chars)}"
+    elif isinstance(error, FileNotFoundError | IsADirectoryError | NotADirectoryError):
+        head = f"error: {error}"
+    else:
+        head = f"error: {error}"
+    parts = [head]
+    if stdout:
+        parts.append("stdout before the error:\n" + clip(stdout.rstrip("\n"), max_chars))
+    if stderr:
+        parts.append("stderr before the error:\n" + clip(stderr.rstrip("\n"), max_chars))
+    return "\n".join(parts)
+
+
+__all__ = [
+    "DEFAULT_LIST_LIMIT",
+    "DEFAULT_MAX_FILE_CHARS",
+    "DEFAULT_MAX_OUTPUT_CHARS",
+    "MODEL_FIXABLE_ERRORS",
+    "ToolReply",
+    "ToolText",
+    "clip",
+    "format_error",
+    "format_result",
+    "human_size",
+]
