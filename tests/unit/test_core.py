@@ -152,12 +152,13 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
             ("sandbox/outputs/again.svg", b"<svg/>"),
             ("sandbox/outputs/new.png", png),
             ("sandbox/outputs/t.csv", b"a,b"),
-            ("large-files", b"52428800 /sandbox/outputs/huge.parquet\n"),
+            ("large-files", b"52428800 /sandbox/outputs/huge.parquet\0"),
         ]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
-    plots, files = _read_artifacts(buffer.getvalue(), plotting=True)
+    found = _read_artifacts(buffer.getvalue(), plotting=True, outputs_dir="/sandbox/outputs")
+    plots, files = found.plots, found.files
     assert [(p.format, p.width, p.filename) for p in plots] == [
         (FileType.SVG, 10, "/sandbox/outputs/again.svg"),
         (FileType.PNG, 640, None),
@@ -167,7 +168,8 @@ def test_artifacts_are_ordered_and_savefig_into_outputs_is_not_duplicated() -> N
         ("/sandbox/outputs/t.csv", FileType.CSV, 3, False),
         ("/sandbox/outputs/huge.parquet", FileType.PARQUET, 52428800, True),
     ]
-    plots, files = _read_artifacts(buffer.getvalue(), plotting=False)
+    found = _read_artifacts(buffer.getvalue(), plotting=False, outputs_dir="/sandbox/outputs")
+    plots, files = found.plots, found.files
     assert plots == [] and len(files) == 4  # images in outputs are plain files then
 
 

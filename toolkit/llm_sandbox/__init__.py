@@ -8,6 +8,7 @@ from llm_sandbox.data import ConsoleOutput, ExecutionResult, FileOutput, PlotOut
 from llm_sandbox.exceptions import (
     ContainerError,
     ImageNotFoundError,
+    KernelDiedError,
     LanguageNotSupportedError,
     LibraryInstallationNotSupportedError,
     MissingDependencyError,
@@ -30,6 +31,8 @@ from llm_sandbox.security import (
 )
 from llm_sandbox.sessions import (
     ArtifactSandboxSession,
+    InteractiveSandboxSession,
+    KernelType,
     SandboxDockerSession,
     SandboxSession,
     Session,
@@ -48,6 +51,9 @@ __all__ = [
     "FileOutput",
     "FileType",
     "ImageNotFoundError",
+    "InteractiveSandboxSession",
+    "KernelDiedError",
+    "KernelType",
     "LanguageConfig",
     "LanguageHandlerFactory",
     "LanguageNotSupportedError",

@@ -16,6 +16,22 @@ import socket
 from importlib import resources
 from typing import Any
 
+
+# images -------------------------------------------------------------------------------------
+def image_repository() -> str:
+    """Where the library's own images live: ``$LLM_SANDBOX_IMAGES``, else ``llm-sandbox``.
+
+    Set it to use images pushed to a registry (``registry.example.com/llm-sandbox``),
+    or to keep a second set of images beside the first (development, CI).
+    """
+    return os.environ.get("LLM_SANDBOX_IMAGES") or "llm-sandbox"
+
+
+def builtin_image(lang: str) -> str:
+    """The library's own image of ``lang``: ``<repository>/<lang>:latest``."""
+    return f"{image_repository()}/{lang}:latest"
+
+
 # labels -------------------------------------------------------------------------------------
 SESSION_LABEL = "llm-sandbox.session"
 """On every container and volume the library creates: the session's id."""

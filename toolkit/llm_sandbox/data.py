@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 from llm_sandbox.const import FileType
 
@@ -65,5 +66,12 @@ class ExecutionResult(ConsoleOutput):
     plots: list[PlotOutput] = field(default_factory=list)
     files: list[FileOutput] = field(default_factory=list)
     duration: float | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    """Rich results of a kernel cell (``InteractiveSandboxSession``), as a notebook shows them: the last
+    expression's value and each ``display()``, as ``{"type", "data": {MIME type: value}, "metadata"}``
+    with ``text/plain`` and, where the object has them, ``text/html``, ``image/png`` (base64),
+    ``image/svg+xml``, ``application/json``..."""
+    execution_count: int | None = None
+    """The kernel's cell number (``In[n]``); ``None`` for stateless runs."""
     stdout_truncated: bool = False
     stderr_truncated: bool = False

@@ -13,6 +13,7 @@ and never reach users raw::
     ├── NotOpenSessionError
     │   └── SessionClosedError          closed, or its session_timeout expired
     ├── SandboxTimeoutError             the processes were killed; the session stays usable
+    ├── KernelDiedError                 an interactive session's kernel died; restarted, state lost
     ├── ResourceError                   a limit was reached
     │   └── SessionLimitError           a SessionManager's max_sessions
     ├── ManagerClosedError
@@ -85,6 +86,18 @@ class SandboxTimeoutError(SandboxError):
         self.timeout_duration = timeout_duration
 
 
+class KernelDiedError(SandboxError):
+    """The kernel of an interactive session died during a cell; it was restarted, its state is gone.
+
+    ``stdout`` and ``stderr`` hold what the cell printed before.
+    """
+
+    def __init__(self, message: str, stdout: str = "", stderr: str = "") -> None:
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
+
+
 class ResourceError(SandboxError):
     """A resource limit was hit or a resource could not be allocated."""
 
@@ -102,11 +115,11 @@ class ValidationError(SandboxError, ValueError):
 
 
 class LanguageNotSupportedError(SandboxError, ValueError):
-    """The language is not registered."""
+    """The language is not registered (or cannot do what was asked: ``why`` says)."""
 
-    def __init__(self, lang: str, supported: list[str] | None = None) -> None:
+    def __init__(self, lang: str, supported: list[str] | None = None, why: str | None = None) -> None:
         self.lang = lang
-        message = f"language {lang!r} is not supported"
+        message = f"language {lang!r} is not supported" + (f" {why}" if why else "")
         if supported:
             message += f"; choose one of: {', '.join(sorted(supported))}"
         super().__init__(message)

@@ -35,6 +35,26 @@ class ExecDeadlineExceeded(Exception):
     """
 
 
+class ExecChannel(Protocol):
+    """A long-lived process: its stdin written piece by piece, its output read as it comes.
+
+    Warm processes (kernels, the warm runner) live on one of these: they read
+    requests from stdin and answer on stdout/stderr for as long as the session.
+    """
+
+    def send(self, data: bytes) -> None:
+        """Write to the process's stdin (``ContainerError`` when it stopped reading)."""
+        ...
+
+    def receive(self, deadline: float | None) -> tuple[int, bytes] | None:
+        """The next ``(stream, chunk)``; ``None`` when the process ended; ``ExecDeadlineExceeded`` at ``deadline``."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection (the process itself may live on: kill it through the session)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What an engine can do beyond the operations every engine has."""
@@ -127,6 +147,18 @@ class Engine(Protocol):
         exact lengths). ``deadline`` is a ``time.monotonic()`` value: when it
         passes, close the stream and raise :class:`ExecDeadlineExceeded`.
         """
+        ...
+
+    def open_exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> ExecChannel:
+        """Start ``argv`` and keep talking to it over an :class:`ExecChannel`."""
         ...
 
     def signal(self, container_id: str, signal: str) -> None:

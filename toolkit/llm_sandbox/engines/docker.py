@@ -233,6 +233,22 @@ class DockerEngine:
             return -1 if code is None else int(code)
 
 
+    def open_exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> DockerExecChannel:
+        with translate_errors(f"starting a process in container {container_id[:12]}"):
+            exec_id = self.api.exec_create(
+                container_id, argv, stdin=True, environment=environment, workdir=workdir, user=user or ""
+            )["Id"]
+            return DockerExecChannel(self.api, exec_id, self.api.exec_start(exec_id, socket=True))
+
+
 _STDIN_CHUNK = 256 * 1024
 
 
@@ -274,34 +290,100 @@ def _pump_frames(
     deadline: float | None,
     writer: _StdinWriter | None = None,
 ) -> None:
-    """Read Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size) until EOF.
+    """Read Docker's multiplexed stream until EOF, passing each frame to ``on_output``.
 
     A connection reset while stdin was still being written means the process
     exited without reading it all (the engine resets the connection then): that
     is the end of the stream, not a failure.
     """
-    buffer = b""
+    frames = _FrameReader(sock)
     while True:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ExecDeadlineExceeded
-            sock.settimeout(remaining)
         try:
-            chunk = sock.recv(65536)
-        except TimeoutError as exc:
-            raise ExecDeadlineExceeded from exc
+            frame = frames.next(deadline)
         except ConnectionResetError:
             if writer is not None and not writer.done.is_set():
                 return
             raise
-        if not chunk:
+        if frame is None:
             return
-        buffer += chunk
-        while len(buffer) >= 8:
-            stream, size = struct.unpack(">BxxxL", buffer[:8])
-            if len(buffer) < 8 + size:
-                break
-            payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
-            if on_output is not None and payload:
-                on_output(stream, payload)
+        if on_output is not None:
+            on_output(*frame)
+
+
+class _FrameReader:
+    """Docker's multiplexed stream (8-byte headers: stream, 0, 0, 0, size), frame by frame."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def _frame(self) -> tuple[int, bytes] | None:
+        while len(self.buffer) >= 8:
+            stream, size = struct.unpack(">BxxxL", self.buffer[:8])
+            if len(self.buffer) < 8 + size:
+                return None
+            payload = bytes(self.buffer[8 : 8 + size])
+            del self.buffer[: 8 + size]
+            if payload:
+                return stream, payload
+        return None
+
+    def next(self, deadline: float | None) -> tuple[int, bytes] | None:
+        """The next non-empty frame; None at the end of the stream; ``ExecDeadlineExceeded`` at ``deadline``."""
+        while True:
+            frame = self._frame()
+            if frame is not None:
+                return frame
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ExecDeadlineExceeded
+                self.sock.settimeout(remaining)
+            else:
+                self.sock.settimeout(None)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError as exc:
+                raise ExecDeadlineExceeded from exc
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+
+class DockerExecChannel:
+    """A long-lived exec: its stdin written in pieces, its output read frame by frame (see the protocol)."""
+
+    def __init__(self, api: Any, exec_id: str, raw: Any) -> None:
+        self._api = api
+        self._exec_id = exec_id
+        self._raw = raw
+        self._sock: socket.socket = getattr(raw, "_sock", raw)
+        self._frames = _FrameReader(self._sock)
+        self._send_lock = threading.Lock()
+
+    def send(self, data: bytes) -> None:
+        with self._send_lock:
+            self._sock.settimeout(None)
+            try:
+                self._sock.sendall(data)
+            except OSError as exc:
+                raise ContainerError(f"the process in the sandbox stopped reading its input ({exc})") from exc
+
+    def receive(self, deadline: float | None) -> tuple[int, bytes] | None:
+        try:
+            return self._frames.next(deadline)
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+
+    def exit_code(self) -> int | None:
+        with translate_errors("inspecting an exec"):
+            code = self._api.exec_inspect(self._exec_id).get("ExitCode")
+        return None if code is None else int(code)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        with contextlib.suppress(OSError):
+            self._raw.close()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_sandbox import host
+from llm_sandbox.contract import builtin_image
 from llm_sandbox.exceptions import ContainerError, ImageBuildError, ImageError
 from llm_sandbox.images.progress import Progress, resolve_progress
 
@@ -81,8 +82,8 @@ _IGNORED_SUFFIXES = (".pyc", ".pyo", "~", ".swp", ".orig", ".rej")
 
 
 def image_name(lang: str) -> str:
-    """The name of the image of a language: ``llm-sandbox/<lang>:latest``."""
-    return f"llm-sandbox/{lang}:latest"
+    """The name of the image of a language: ``llm-sandbox/<lang>:latest`` (see ``contract.builtin_image``)."""
+    return builtin_image(lang)
 
 
 def available_languages(images_dir: Path | None = None) -> list[str]:

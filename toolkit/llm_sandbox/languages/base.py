@@ -12,6 +12,7 @@ from abc import ABC
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_sandbox.contract import builtin_image
 from llm_sandbox.exceptions import LibraryInstallationNotSupportedError, ValidationError
 
 # pip/npm/gem/R/Go/Debian package specs: a name, optional scope or path, optional version constraint.
@@ -51,7 +52,8 @@ class LanguageConfig:
     plot_detection: PlotDetectionConfig | None = None
     aliases: tuple[str, ...] = ()
     image: str | None = None
-    """Default image; ``None`` means ``llm-sandbox/<name>:latest`` built by the image builder."""
+    """Default image; ``None`` means the library's own ``llm-sandbox/<name>:latest`` (see
+    :func:`llm_sandbox.contract.builtin_image`), built by the image builder."""
     install_command: str | None = None
     """Shell command template with ``{libraries}`` (already quoted)."""
     environment: dict[str, str] = field(default_factory=dict)
@@ -61,10 +63,16 @@ class LanguageConfig:
     exec_tmp: bool = False
     """The language builds programs under ``/tmp`` and runs them (compiled languages): its sandboxes
     mount ``/tmp`` without ``noexec``. Interpreted languages keep the default ``noexec``."""
+    warm_runner: tuple[str, ...] | None = None
+    """Command of the warm runner shipped in the language's image, which forks each stateless run
+    from a warm parent (``runtime/python/llm_sandbox_runner.py``); ``None``: every run starts cold."""
+    kernel: tuple[str, ...] | None = None
+    """Command of the stateful kernel shipped in the image (``InteractiveSandboxSession``);
+    ``None``: the language has no kernel."""
 
     @property
     def default_image(self) -> str:
-        return self.image or f"llm-sandbox/{self.name}:latest"
+        return self.image or builtin_image(self.name)
 
 
 class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; subclass to override

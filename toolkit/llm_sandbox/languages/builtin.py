@@ -18,6 +18,7 @@ import re
 import shlex
 from importlib import resources
 
+from llm_sandbox.contract import PACKAGES_DIR, RUNTIME_DIR
 from llm_sandbox.languages.base import (
     AbstractLanguageHandler,
     LanguageConfig,
@@ -25,7 +26,7 @@ from llm_sandbox.languages.base import (
     PlotDetectionConfig,
 )
 
-PACKAGES = "/opt/sandbox-packages"
+PACKAGES = PACKAGES_DIR
 DEB_ROOT = f"{PACKAGES}/deb/root"
 DEB_LIB = f"{PACKAGES}/deb/lib"  # symlink made by install.sh: root/usr/lib/<multiarch>
 
@@ -58,6 +59,8 @@ PYTHON = LanguageConfig(
         environment={"MPLBACKEND": "module://llm_sandbox_mpl", "PYTHONPATH": "/opt/llm-sandbox"},
     ),
     preinstalled_libraries=("numpy", "pandas", "matplotlib", "seaborn", "plotly"),
+    warm_runner=("python3", f"{RUNTIME_DIR}/llm_sandbox_runner.py"),
+    kernel=("python3", f"{RUNTIME_DIR}/llm_sandbox_kernel.py"),
 )
 
 

@@ -5,10 +5,12 @@ engine, :func:`create_session`), ``artifact`` (:class:`ArtifactSandboxSession`),
 ``runner`` (runs and kills), ``files`` (copies and the sandbox-path rule),
 ``artifacts`` (plots and files of a run), ``installer`` (libraries),
 ``image`` (which image), ``commit``, ``output`` (output caps), ``sandbox``
-(an open container), ``micromamba`` (its command wrapper).
+(an open container), ``micromamba`` (its command wrapper), ``interactive``
+(``InteractiveSandboxSession``: a kernel), ``warm`` (warm processes: the kernel, the warm runner).
 """
 
 from llm_sandbox.sessions.artifact import ArtifactSandboxSession
+from llm_sandbox.sessions.interactive import InteractiveSandboxSession, KernelType
 from llm_sandbox.sessions.kinds import (
     SESSION_KINDS,
     MicromambaSession,
@@ -23,6 +25,8 @@ from llm_sandbox.sessions.session import Session
 __all__ = [
     "SESSION_KINDS",
     "ArtifactSandboxSession",
+    "InteractiveSandboxSession",
+    "KernelType",
     "MicromambaSession",
     "SandboxDockerSession",
     "SandboxKubernetesSession",

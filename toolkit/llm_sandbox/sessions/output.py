@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from llm_sandbox.engines.base import STDERR, STDOUT
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+MAX_TRAILER_BYTES = 256 * 1024 * 1024
+"""All artifacts of one run together; more is a ``ResourceError``."""
 TRUNCATION_NOTICE = "\n[llm-sandbox: output truncated; kept the first {kept} of {total} bytes]\n"
 
 
@@ -47,14 +50,66 @@ class _Stream:
         return text
 
 
+@dataclass(frozen=True)
+class OutputLimits:
+    """How much output a run keeps per stream, and how undecodable bytes are treated."""
+
+    max_bytes: int
+    encoding_errors: str
+
+
+class TrailerOverflow(OverflowError):
+    """The trailer (the artifacts of a run) grew past its limit; raised by :class:`OutputCollector`."""
+
+
+class _Cut:
+    """One stream cut at the first occurrence of a marker: output before it, the trailer after it.
+
+    Bytes that might be the start of the marker are held back until it is
+    clear, so the output (and its callback) never sees any part of it.
+    """
+
+    def __init__(self, output: _Stream, marker: bytes, trailer_limit: int) -> None:
+        self.output = output
+        self.marker = marker
+        self.trailer_limit = trailer_limit
+        self.trailer: bytearray | None = None
+        self._held = b""
+
+    def add(self, chunk: bytes) -> None:
+        if self.trailer is not None:
+            if len(self.trailer) + len(chunk) > self.trailer_limit:
+                raise TrailerOverflow(f"the trailer exceeds {self.trailer_limit} bytes")
+            self.trailer += chunk
+            return
+        data = self._held + chunk
+        found = data.find(self.marker)
+        if found >= 0:
+            self.output.add(data[:found])
+            self._held = b""
+            self.trailer = bytearray()
+            self.add(data[found + len(self.marker) :])
+            return
+        keep = _longest_marker_prefix_suffix(data, self.marker)
+        self.output.add(data[: len(data) - keep])
+        self._held = data[len(data) - keep :]
+
+    def finish(self) -> None:
+        """Release held-back bytes when the stream ended without a marker."""
+        if self._held:
+            self.output.add(self._held)
+            self._held = b""
+
+
 class OutputCollector:
-    """Feeds ``(stream, chunk)`` pairs from a backend; keeps at most ``limit`` bytes per stream.
+    """Feeds ``(stream, chunk)`` pairs from an engine; keeps at most ``limit`` bytes per stream.
 
     When ``marker`` is given, stdout is cut at its first occurrence: what comes
     before is the program's output, what comes after is the wrapper's trailer
-    (exit code and artifacts), kept whole up to ``trailer_limit`` bytes. Bytes
-    that might be the start of the marker are held back until it is clear, so
-    callbacks never see any part of it.
+    (exit code and artifacts), kept whole up to ``trailer_limit`` bytes
+    (:class:`TrailerOverflow` beyond). With ``stderr_marker`` stderr is cut at
+    the same marker too (a warm process marks the end of a request on both
+    streams, which arrive independently); its trailer is ``stderr_trailer``.
     """
 
     def __init__(
@@ -65,46 +120,34 @@ class OutputCollector:
         on_stdout: Callable[[str], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
         marker: bytes | None = None,
+        stderr_marker: bool = False,
         trailer_limit: int = 1024 * 1024 * 1024,
     ) -> None:
         self.stdout = _Stream(limit, errors, on_stdout)
         self.stderr = _Stream(limit, errors, on_stderr)
-        self.marker = marker
-        self.trailer: bytearray | None = None
-        self.trailer_limit = trailer_limit
-        self._held = b""
+        self._out = _Cut(self.stdout, marker, trailer_limit) if marker else None
+        self._err = _Cut(self.stderr, marker, 4096) if marker and stderr_marker else None
+
+    @property
+    def trailer(self) -> bytearray | None:
+        """What followed the marker on stdout (None until the marker arrived)."""
+        return self._out.trailer if self._out is not None else None
+
+    @property
+    def stderr_trailer(self) -> bytearray | None:
+        return self._err.trailer if self._err is not None else None
 
     def __call__(self, stream: int, chunk: bytes) -> None:
         if stream == STDERR:
-            self.stderr.add(chunk)
+            (self._err or self.stderr).add(chunk)
         elif stream == STDOUT:
-            self._stdout(chunk)
-
-    def _stdout(self, chunk: bytes) -> None:
-        if self.marker is None:
-            self.stdout.add(chunk)
-            return
-        if self.trailer is not None:
-            if len(self.trailer) + len(chunk) > self.trailer_limit:
-                raise OverflowError("artifacts larger than the trailer limit")
-            self.trailer += chunk
-            return
-        data = self._held + chunk
-        found = data.find(self.marker)
-        if found >= 0:
-            self.stdout.add(data[:found])
-            self.trailer = bytearray(data[found + len(self.marker) :])
-            self._held = b""
-            return
-        keep = _longest_marker_prefix_suffix(data, self.marker)
-        self.stdout.add(data[: len(data) - keep])
-        self._held = data[len(data) - keep :]
+            (self._out or self.stdout).add(chunk)
 
     def finish(self) -> None:
-        """Release held-back bytes when the stream ended without a marker."""
-        if self._held:
-            self.stdout.add(self._held)
-            self._held = b""
+        """Release held-back bytes when the streams ended without a marker."""
+        for cut in (self._out, self._err):
+            if cut is not None:
+                cut.finish()
 
 
 def _longest_marker_prefix_suffix(data: bytes, marker: bytes) -> int:
@@ -112,3 +155,23 @@ def _longest_marker_prefix_suffix(data: bytes, marker: bytes) -> int:
         if data.endswith(marker[:size]):
             return size
     return 0
+
+
+def parse_trailer(trailer: bytearray | None) -> tuple[int, bytes] | None:
+    """``(code, payload)`` of a complete ``<code> <size>\n<payload>`` trailer; None while it is incomplete.
+
+    A header that is not two numbers (the wrapper was killed mid-line, or the
+    code printed something that looks like a marker) reads as exit code 125.
+    """
+    if trailer is None:
+        return None
+    newline = trailer.find(b"\n")
+    if newline < 0:
+        return None
+    fields = bytes(trailer[:newline]).split()
+    if len(fields) != 2 or not all(field.isdigit() for field in fields):
+        return 125, b""
+    size = int(fields[1])
+    if len(trailer) - newline - 1 < size:
+        return None
+    return int(fields[0]), bytes(trailer[newline + 1 : newline + 1 + size])

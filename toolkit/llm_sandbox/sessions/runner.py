@@ -25,26 +25,24 @@ from dataclasses import dataclass, field
 from llm_sandbox.contract import RUN_ROOT, runtime_file
 from llm_sandbox.engines.base import ExecDeadlineExceeded
 from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxTimeoutError
-from llm_sandbox.sessions.output import OutputCollector
+from llm_sandbox.sessions.output import (
+    MAX_TRAILER_BYTES,
+    OutputCollector,
+    OutputLimits,
+    TrailerOverflow,
+    parse_trailer,
+)
 from llm_sandbox.sessions.sandbox import Sandbox
+from llm_sandbox.sessions.warm import ProcessEnded, WarmProcess, WarmSlot
 
 logger = logging.getLogger("llm_sandbox")
 
 KILL_TIMEOUT = 15.0
 KILL_ATTEMPTS = 3
-MAX_TRAILER_BYTES = 256 * 1024 * 1024
-"""All artifacts of one run together; more is a ``ResourceError``."""
 
 _RUN_SH = runtime_file("run.sh")
+ARTIFACTS_SH = runtime_file("artifacts.sh")
 _KILL_SH = runtime_file("kill.sh")
-
-
-@dataclass(frozen=True)
-class OutputLimits:
-    """How much output a run keeps per stream, and how undecodable bytes are treated."""
-
-    max_bytes: int
-    encoding_errors: str
 
 
 @dataclass
@@ -70,6 +68,8 @@ class Runner:
         self._current: _Run | None = None
         self.closed = False
         """Set when the container is being removed: there is nothing left to kill."""
+        self.on_kill: list[Callable[[], None]] = []
+        """Called after every kill of all processes: warm processes died with the run they served."""
 
     def run(
         self,
@@ -85,38 +85,31 @@ class Runner:
         workdir: str | None = None,
         on_stdout: Callable[[str], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> tuple[int, OutputCollector]:
+        warm: WarmSlot | None = None,
+    ) -> tuple[int, bytes, OutputCollector]:
         """Run ``command`` (with ``content`` saved as ``file_name`` in its run directory).
 
-        Returns the exit code and the output, cut at the wrapper's trailer
-        (``collector.trailer`` holds the artifacts of an artifact run).
+        With ``warm``, the run is forked from the session's warm runner when it
+        is up (the command is then the language's own: the runner knows it);
+        otherwise it is one exec of the run wrapper. Returns the exit code, the
+        artifacts (a tar stream, for runs with ``outputs``) and the output.
         """
         nonce = secrets.token_hex(16)
         run = _Run(f"{RUN_ROOT}/{nonce[:12]}")
-        collector = OutputCollector(
-            limit=output.max_bytes,
-            errors=output.encoding_errors,
-            on_stdout=on_stdout,
-            on_stderr=on_stderr,
-            marker=nonce.encode() + b" ",
-            trailer_limit=MAX_TRAILER_BYTES,
-        )
-        stdin = f"{nonce} {len(content)}\n".encode() + content
-        argv = ["sh", "-c", _RUN_SH, "llm-sandbox", run.run_dir, file_name, command, outputs]
         with self._lock:
             with self._state:
                 self._current = run
             try:
-                self.sandbox.engine.exec(
-                    self.sandbox.container_id,
-                    argv,
-                    stdin=stdin,
-                    environment=environment,
-                    workdir=workdir or self.sandbox.workdir,
-                    user=self.sandbox.user,
-                    on_output=collector,
-                    deadline=time.monotonic() + timeout,
-                )
+                process = warm.process() if warm is not None else None
+                if process is not None:
+                    return self._run_warm(
+                        process, run, file_name, content, timeout, output, environment, outputs, workdir,
+                        on_stdout, on_stderr,
+                    )  # fmt: skip
+                return self._run_cold(
+                    nonce, run, command, file_name, content, timeout, output, environment, outputs, workdir,
+                    on_stdout, on_stderr,
+                )  # fmt: skip
             except ExecDeadlineExceeded:
                 self._stop(run)
                 raise SandboxTimeoutError(
@@ -124,7 +117,7 @@ class Runner:
                     "(with every process it started); the session is still usable",
                     timeout_duration=timeout,
                 ) from None
-            except OverflowError:
+            except TrailerOverflow:
                 self._stop(run)
                 raise ResourceError(
                     f"the artifacts of this run exceed {MAX_TRAILER_BYTES // 2**20} MiB in total; "
@@ -136,8 +129,77 @@ class Runner:
                 raise
             finally:
                 self._finish(run)
+
+    def _run_cold(
+        self,
+        nonce: str,
+        run: _Run,
+        command: str,
+        file_name: str,
+        content: bytes,
+        timeout: float,
+        output: OutputLimits,
+        environment: dict[str, str] | None,
+        outputs: str,
+        workdir: str | None,
+        on_stdout: Callable[[str], None] | None,
+        on_stderr: Callable[[str], None] | None,
+    ) -> tuple[int, bytes, OutputCollector]:
+        collector = OutputCollector(
+            limit=output.max_bytes,
+            errors=output.encoding_errors,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            marker=nonce.encode() + b" ",
+            trailer_limit=MAX_TRAILER_BYTES,
+        )
+        stdin = f"{nonce} {len(content)}\n".encode() + content
+        argv = ["sh", "-c", _RUN_SH, "llm-sandbox", run.run_dir, file_name, command, outputs, ARTIFACTS_SH]
+        self.sandbox.engine.exec(
+            self.sandbox.container_id,
+            argv,
+            stdin=stdin,
+            environment=environment,
+            workdir=workdir or self.sandbox.workdir,
+            user=self.sandbox.user,
+            on_output=collector,
+            deadline=time.monotonic() + timeout,
+        )
         collector.finish()
-        return trailer_exit_code(collector), collector
+        reply = parse_trailer(collector.trailer)
+        code, payload = reply if reply is not None else (125, b"")  # no trailer: the wrapper died
+        return code, payload, collector
+
+    def _run_warm(
+        self,
+        process: WarmProcess,
+        run: _Run,
+        file_name: str,
+        content: bytes,
+        timeout: float,
+        output: OutputLimits,
+        environment: dict[str, str] | None,
+        outputs: str,
+        workdir: str | None,
+        on_stdout: Callable[[str], None] | None,
+        on_stderr: Callable[[str], None] | None,
+    ) -> tuple[int, bytes, OutputCollector]:
+        request = {
+            "op": "run",
+            "run_dir": run.run_dir,
+            "file": file_name,
+            "code": content.decode(),
+            "env": environment or {},
+            "cwd": workdir or self.sandbox.workdir,
+            "outputs": outputs,
+        }
+        try:
+            code, payload, collector = process.request(
+                request, output, time.monotonic() + timeout, on_stdout, on_stderr
+            )
+        except ProcessEnded as ended:  # killed with the run (an interrupt), or out of memory
+            return 137, b"", ended.collector
+        return code, payload, collector
 
     def interrupt(self) -> bool:
         """Kill the run in progress (from another thread); True if there was one.
@@ -156,6 +218,11 @@ class Runner:
         finally:
             run.killed.set()
         return True
+
+    def kill_everything(self) -> None:
+        """Kill every process of the sandbox user now, confirmed, between runs (a kernel restart)."""
+        with self._lock:
+            self._kill(f"{RUN_ROOT}/none")
 
     def _stop(self, run: _Run) -> None:
         """Kill ``run`` from its own thread (a timeout or an error), unless an interrupt already does."""
@@ -195,6 +262,9 @@ class Runner:
                     deadline=time.monotonic() + KILL_TIMEOUT,
                 )
                 if code == 0:
+                    if mode == "all":
+                        for forget in self.on_kill:
+                            forget()
                     return
                 logger.info("the kill is not confirmed yet (exit %s); retrying", code)
             except (ExecDeadlineExceeded, ContainerError) as exc:
@@ -202,18 +272,4 @@ class Runner:
         logger.warning("could not confirm that the run in container %s was killed", container_id[:12])
 
 
-def trailer_exit_code(collector: OutputCollector) -> int:
-    """The wrapper writes ``<nonce> <exit code>\\n`` before the artifacts; no trailer means the wrapper died."""
-    trailer = collector.trailer
-    if trailer is None:
-        return 125
-    line, _, rest = bytes(trailer).partition(b"\n")
-    collector.trailer = bytearray(rest)
-    try:
-        return int(line.strip())
-    except ValueError:
-        return 125
-
-
-__all__ = ["KILL_TIMEOUT", "MAX_TRAILER_BYTES", "OutputLimits", "Runner", "trailer_exit_code"]
-
+__all__ = ["KILL_TIMEOUT", "Runner"]

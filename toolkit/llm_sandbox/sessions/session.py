@@ -48,9 +48,10 @@ from llm_sandbox.languages import AbstractLanguageHandler, get_language
 from llm_sandbox.sessions import commit as committing
 from llm_sandbox.sessions import files, image, installer
 from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, read_artifacts
-from llm_sandbox.sessions.output import DEFAULT_MAX_OUTPUT_BYTES, OutputCollector
-from llm_sandbox.sessions.runner import OutputLimits, Runner
+from llm_sandbox.sessions.output import DEFAULT_MAX_OUTPUT_BYTES, OutputCollector, OutputLimits
+from llm_sandbox.sessions.runner import ARTIFACTS_SH, Runner
 from llm_sandbox.sessions.sandbox import Sandbox
+from llm_sandbox.sessions.warm import WarmSlot, warm_command
 
 logger = logging.getLogger("llm_sandbox")
 
@@ -158,6 +159,7 @@ class Session:
         self._lock = threading.RLock()
         """Guards opening and closing; never held while code runs, so close() can always interrupt."""
         self._runner: Runner | None = None
+        self._warm: WarmSlot | None = None
         self._opened = False
         self._closed = False
         self._expired = False
@@ -212,6 +214,7 @@ class Session:
                 timeout=self._timeout(None, None),
             )
             self._runner = Runner(sandbox, attached=self.attached)
+            self._warm = self._start_warm_runner(sandbox)
             if committing.is_committed(self.image) and not self.attached:
                 try:
                     committing.restore(sandbox)
@@ -231,6 +234,21 @@ class Session:
             self.close()
             raise
         return self
+
+    def _start_warm_runner(self, sandbox: Sandbox) -> WarmSlot | None:
+        """The warm runner of the language, starting in the background (runs start cold until it is up).
+
+        Only in containers the session made from an image that ships it, and
+        only where commands are not wrapped (a wrapper decides how code starts).
+        """
+        command = self.language.config.warm_runner
+        if command is None or self.attached or self.command_wrapper is not None:
+            return None
+        warm = WarmSlot(sandbox, warm_command(command, ARTIFACTS_SH))
+        warm.start_in_background()
+        assert self._runner is not None
+        self._runner.on_kill.append(warm.forget)
+        return warm
 
     def _check_capabilities(self) -> None:
         """What this session asks of its engine, checked once, before anything is created."""
@@ -307,6 +325,8 @@ class Session:
     def _remove_container(self) -> None:
         if self._runner is not None:
             self._runner.closed = True
+        if self._warm is not None:
+            self._warm.close()
         if self.container_id is not None:
             with contextlib.suppress(Exception):
                 self.engine.remove(self.container_id)
@@ -390,7 +410,7 @@ class Session:
                 environment.update(detection.environment)
         limit = self._timeout(timeout, self.execution_timeout)
         started = time.monotonic()
-        exit_code, collector = self._wrapped(
+        exit_code, payload, collector = self._wrapped(
             self.language.run_command(),
             file_name=self.language.source_filename(code),
             content=code.encode(),
@@ -400,6 +420,7 @@ class Session:
             on_stderr=on_stderr,
             timeout=limit,
             what="the code",
+            warm=self._warm,
         )
         result = ExecutionResult(
             exit_code=exit_code,
@@ -409,8 +430,10 @@ class Session:
             stdout_truncated=collector.stdout.truncated,
             stderr_truncated=collector.stderr.truncated,
         )
-        if artifacts and collector.trailer:
-            result.plots, result.files = read_artifacts(bytes(collector.trailer), plotting)
+        if artifacts and payload:
+            found = read_artifacts(payload, plotting, self.outputs_dir)
+            result.plots, result.files = found.plots, found.files
+            result.stderr += "".join(f"\n[llm-sandbox: {notice}]\n" for notice in found.notices)
         return result
 
     def execute_command(
@@ -427,7 +450,7 @@ class Session:
         self._require_open()
         if workdir is not None:
             files.check_absolute(workdir, "workdir")
-        exit_code, collector = self._wrapped(
+        exit_code, _, collector = self._wrapped(
             command,
             file_name="",
             content=b"",
@@ -472,13 +495,14 @@ class Session:
         workdir: str | None = None,
         on_stdout: Callable[[str], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
-    ) -> tuple[int, OutputCollector]:
+        warm: WarmSlot | None = None,
+    ) -> tuple[int, bytes, OutputCollector]:
         """Run ``command`` (wrapped by the session's command wrapper) through the runner."""
         runner = self._require_open()
         if self.command_wrapper is not None:
             command = self.command_wrapper.wrap(command)
         try:
-            exit_code, collector = runner.run(
+            exit_code, payload, collector = runner.run(
                 command,
                 file_name=file_name,
                 content=content,
@@ -490,6 +514,7 @@ class Session:
                 workdir=workdir,
                 on_stdout=on_stdout,
                 on_stderr=on_stderr,
+                warm=warm,
             )
         except ContainerError:
             if self._closed:
@@ -497,7 +522,7 @@ class Session:
             raise
         if self._closed:  # the container went away under the run: its output is not the program's end
             raise self._closed_while_running()
-        return exit_code, collector
+        return exit_code, payload, collector
 
     def _closed_while_running(self) -> SessionClosedError:
         if self._expired:

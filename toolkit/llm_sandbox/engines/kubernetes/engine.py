@@ -40,7 +40,7 @@ from llm_sandbox.engines.base import Capabilities, ContainerSpec, OutputCallback
 from llm_sandbox.engines.kubernetes.errors import connect, translate_errors
 from llm_sandbox.engines.kubernetes.manifest import SANDBOX_CONTAINER, build_pod_manifest, pod_name
 from llm_sandbox.engines.kubernetes.status import describe_pod, pod_state
-from llm_sandbox.engines.kubernetes.stream import ExecStream
+from llm_sandbox.engines.kubernetes.stream import ExecChannel, ExecStream
 from llm_sandbox.exceptions import ContainerError, ImageBuildError, ImagePullError, SandboxError, ValidationError
 
 logger = logging.getLogger("llm_sandbox")
@@ -265,23 +265,8 @@ class KubernetesEngine:
         as the container's ``runAsUser`` (``user`` is ignored: ``capabilities.exec_user``
         is false) and ``environment``/``workdir`` are applied by a ``sh`` prefix.
         """
-        command = _with_env_and_workdir(argv, environment, workdir)
-        container = self._container_of(container_id)
         what = self._what("running a command in", container_id)
-        with translate_errors(what, self.namespace), self._stream_lock:
-            ws = kubernetes.stream.stream(
-                self._stream_api.connect_get_namespaced_pod_exec,
-                container_id,
-                self.namespace,
-                container=container,
-                command=command,
-                stdin=stdin is not None,
-                stdout=True,
-                stderr=True,
-                tty=False,
-                _preload_content=False,
-                binary=True,
-            )
+        ws = self._connect_exec(container_id, argv, environment, workdir, stdin=stdin is not None)
         stream = ExecStream(ws, on_output)
         try:
             with translate_errors(what, self.namespace):
@@ -291,6 +276,44 @@ class KubernetesEngine:
         finally:
             with contextlib.suppress(Exception):
                 ws.close()
+
+    def open_exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> ExecChannel:
+        return ExecChannel(self._connect_exec(container_id, argv, environment, workdir, stdin=True))
+
+    def _connect_exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        environment: dict[str, str] | None,
+        workdir: str | None,
+        *,
+        stdin: bool,
+    ) -> Any:
+        """The exec websocket of ``argv`` in the pod's sandbox container."""
+        command = _with_env_and_workdir(argv, environment, workdir)
+        container = self._container_of(container_id)
+        with translate_errors(self._what("running a command in", container_id), self.namespace), self._stream_lock:
+            return kubernetes.stream.stream(
+                self._stream_api.connect_get_namespaced_pod_exec,
+                container_id,
+                self.namespace,
+                container=container,
+                command=command,
+                stdin=stdin,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                _preload_content=False,
+                binary=True,
+            )
 
     def signal(self, container_id: str, signal: str) -> None:
         raise ContainerError("Kubernetes has no API to signal a pod's process; the session kills through exec")

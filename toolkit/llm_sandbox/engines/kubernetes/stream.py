@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import ssl
 import time
+from collections import deque
 from typing import Any
 
 import websocket
 
 from llm_sandbox.engines.base import STDERR, STDOUT, ExecDeadlineExceeded, OutputCallback, Stdin
 from llm_sandbox.engines.kubernetes.status import exit_status
+from llm_sandbox.exceptions import ContainerError
 
 logger = logging.getLogger("llm_sandbox")
 
@@ -119,3 +122,34 @@ class ExecStream:
         except websocket.WebSocketTimeoutException as exc:
             raise ExecDeadlineExceeded from exc
         return exit_status(bytes(self.status))
+
+
+class ExecChannel:
+    """A long-lived exec on one websocket (see ``engines.base.ExecChannel``)."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self._pending: deque[tuple[int, bytes]] = deque()
+        self._stream = ExecStream(ws, lambda stream, payload: self._pending.append((stream, payload)))
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._stream.sock.settimeout(None)
+            self._ws.write_stdin(data)
+        except (websocket.WebSocketConnectionClosedException, ConnectionError) as exc:
+            raise ContainerError(f"the process in the pod stopped reading its input ({exc})") from exc
+
+    def receive(self, deadline: float | None) -> tuple[int, bytes] | None:
+        while not self._pending:
+            if self._stream.closed:
+                return None
+            try:
+                self._stream.sock.settimeout(_remaining(deadline))
+                self._stream._read_frame()
+            except websocket.WebSocketTimeoutException as exc:
+                raise ExecDeadlineExceeded from exc
+        return self._pending.popleft()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._ws.close()

@@ -13,7 +13,7 @@ import atexit
 import io
 import os
 
-from llm_sandbox_capture import save
+from llm_sandbox_capture import enabled, save
 from matplotlib._pylab_helpers import Gcf
 from matplotlib.backend_bases import FigureManagerBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -38,7 +38,7 @@ class FigureCanvasCapture(FigureCanvasAgg):
     def print_figure(self, filename, *args, **kwargs):  # type: ignore[no-untyped-def]
         result = super().print_figure(filename, *args, **kwargs)
         figure = self.figure
-        if getattr(figure, _CAPTURED, False):
+        if getattr(figure, _CAPTURED, False) or not enabled():
             return result
         setattr(figure, _CAPTURED, True)
         dpi = kwargs.get("dpi") or figure.dpi
@@ -61,15 +61,19 @@ class FigureManagerCapture(FigureManagerBase):
 
 
 def show(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    for manager in Gcf.get_all_fig_managers():
-        figure = manager.canvas.figure
-        if not getattr(figure, _CAPTURED, False):
-            _render_png(figure)
+    flush()
+
+
+def flush() -> None:
+    """Capture every open figure not captured yet, then close them all (a kernel calls it after each cell)."""
+    _capture_unshown()
     Gcf.destroy_all()
 
 
 @atexit.register
 def _capture_unshown() -> None:
+    if not enabled():
+        return
     for manager in Gcf.get_all_fig_managers():
         figure = manager.canvas.figure
         if not getattr(figure, _CAPTURED, False):

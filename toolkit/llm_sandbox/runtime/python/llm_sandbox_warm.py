@@ -1,0 +1,56 @@
+"""The wire protocol of warm processes (the warm runner, the Python kernel), inside the sandbox.
+
+A warm process is started as ``sh -c 'exec 3<&0 0</dev/null; exec python3 ...'``:
+requests arrive on fd 3 (the exec's stdin), so code that reads stdin gets
+``/dev/null``, as in an ordinary run. Each request is ``<size>\\n<json>`` with a
+``nonce``. The process answers on its own stdout and stderr, where the code's
+output has streamed live::
+
+    stdout: <nonce> <code> <size>\\n<payload>
+    stderr: <nonce> \\n
+
+The host cuts both streams at the marker (stderr arrives independently of
+stdout, so the end of a request is marked on both). ``code`` is an exit code;
+``payload`` a tar stream of artifacts (runner) or a JSON document (kernel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from typing import Any
+
+REQUESTS_FD = 3
+
+
+def read_request(stream: Any) -> dict[str, Any] | None:
+    """The next request from ``stream`` (the binary file of fd 3); None when the host closed it."""
+    header = stream.readline()
+    if not header:
+        return None
+    size = int(header)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def open_requests() -> Any:
+    return os.fdopen(REQUESTS_FD, "rb", buffering=0)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def reply(nonce: str, code: int, payload: bytes = b"") -> None:
+    """End the request ``nonce``: everything the code printed is flushed first, then the markers."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()  # type: ignore[union-attr]
+    write_all(1, f"{nonce} {code} {len(payload)}\n".encode() + payload)
+    write_all(2, f"{nonce} \n".encode())
