@@ -87,6 +87,7 @@ JAVASCRIPT = LanguageConfig(
         'npm install --prefix "$LLM_SANDBOX_PACKAGES/node" --ignore-scripts --no-audit --no-fund '
         "--no-update-notifier --no-package-lock --loglevel=error {libraries}"
     ),
+    kernel=("node", f"{RUNTIME_DIR}/llm_sandbox_kernel.js"),
 )
 
 

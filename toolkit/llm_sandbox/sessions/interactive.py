@@ -198,14 +198,14 @@ class InteractiveSandboxSession:
                 request, limits, started + limit, on_stdout, on_stderr, on_deadline=interrupt
             )
         except ExecDeadlineExceeded:
-            self._restart(f"a cell ran past its timeout of {limit:g}s and did not stop when interrupted")
+            self._restart(f"the previous cell ran past its timeout of {limit:g}s and did not stop when interrupted")
             raise SandboxTimeoutError(
                 f"the cell ran longer than its timeout of {limit:g}s and did not stop when interrupted; "
                 "the kernel was restarted and its state (variables, imports, definitions) was lost",
                 timeout_duration=limit,
             ) from None
         except ProcessEnded as ended:
-            self._restart("the kernel died during a cell (it exited, or ran out of memory)")
+            self._restart("the kernel died during the previous cell: it exited, or ran out of memory")
             raise KernelDiedError(
                 "the kernel died during the cell (it exited, or ran out of memory); it was restarted and "
                 "its state (variables, imports, definitions) was lost",
@@ -235,7 +235,7 @@ class InteractiveSandboxSession:
         result.plots = captured.plots
         notices = captured.notices
         if self._state_lost:
-            notices.insert(0, f"the kernel was restarted before this cell ({self._state_lost}): "
+            notices.insert(0, f"the kernel was restarted ({self._state_lost}); "
                               "variables, imports and definitions of earlier cells are gone")  # fmt: skip
             self._state_lost = None
         if notices:
