@@ -216,6 +216,7 @@ RUBY = LanguageConfig(
     # Gems, and Debian's ruby-* packages (used when no gem source answers), are found in GEM_HOME
     # (set in the image); older Debian packages through RUBYLIB, their system libraries in deb/lib.
     environment={"RUBYLIB": f"{DEB_ROOT}/usr/lib/ruby/vendor_ruby", "LD_LIBRARY_PATH": DEB_LIB},
+    kernel=("ruby", f"{RUNTIME_DIR}/llm_sandbox_kernel.rb"),
 )
 
 
@@ -237,6 +238,8 @@ R = LanguageConfig(
         environment={"R_PROFILE_USER": "/opt/llm-sandbox/llm_sandbox_capture.R"},
     ),
     preinstalled_libraries=("ggplot2",),
+    # stdbuf: R's console output is line-buffered, so a cell's output streams as it is printed.
+    kernel=("stdbuf", "-oL", "-eL", "Rscript", f"{RUNTIME_DIR}/llm_sandbox_kernel.R"),
 )
 
 

@@ -1,18 +1,17 @@
-# llm-sandbox plot capture for R, loaded through R_PROFILE_USER when a run captures plots.
+# llm-sandbox plot capture for R: loaded through R_PROFILE_USER when a run captures plots, and by the
+# kernel (llm_sandbox_kernel.R), which captures the plots of each cell.
 #
 # Every graphics device R opens by default (base graphics, lattice, printing a ggplot) is a PNG device
-# writing into a private folder of LLM_SANDBOX_PLOTS_DIR; when R exits, the pages are renamed, in the
-# order they were drawn, to NNN-<width>x<height>-<dpi>.png, the names the host reads back (the same
-# convention as runtime/python/llm_sandbox_capture.py). Files written by ggplot2's ggsave() are
-# captured too, after the drawn pages, in the format they were saved in. Devices the code opens
-# itself (png(), pdf()) write where the code says. At most LLM_SANDBOX_MAX_PLOTS pages of at most
-# LLM_SANDBOX_MAX_PLOT_BYTES each are kept; what is dropped is reported on stderr.
-invisible(local({
-    plots_dir <- Sys.getenv("LLM_SANDBOX_PLOTS_DIR")
-    if (!nzchar(plots_dir) || !dir.exists(plots_dir)) return(invisible(NULL))
-    max_plots <- as.integer(Sys.getenv("LLM_SANDBOX_MAX_PLOTS", "50"))
-    max_bytes <- as.numeric(Sys.getenv("LLM_SANDBOX_MAX_PLOT_BYTES", as.character(10 * 1024 * 1024)))
+# writing into a private folder of the plots directory; when the run ends (R exits) or the cell ends,
+# the pages are renamed, in the order they were drawn, to NNN-<width>x<height>-<dpi>.png, the names the
+# host reads back (the same convention as runtime/python/llm_sandbox_capture.py). Files written by
+# ggplot2's ggsave() are captured too, after the drawn pages, in the format they were saved in.
+# Devices the code opens itself (png(), pdf()) write where the code says. At most LLM_SANDBOX_MAX_PLOTS
+# pages of at most LLM_SANDBOX_MAX_PLOT_BYTES each are written (the host enforces the real limits);
+# what is dropped is reported on stderr.
+.llm_sandbox_capture <- local({
     state <- new.env()
+    state$plots_dir <- ""
     state$devices <- list()
     state$saved <- character()
 
@@ -22,7 +21,9 @@ invisible(local({
         original <- get("ggsave", envir = namespace)
         wrapper <- function(filename, ...) {
             result <- original(filename, ...)
-            if (file.exists(filename)) state$saved <- c(state$saved, normalizePath(filename))
+            if (nzchar(state$plots_dir) && file.exists(filename)) {
+                state$saved <- c(state$saved, normalizePath(filename))
+            }
             invisible(result)
         }
         unlockBinding("ggsave", namespace)
@@ -32,15 +33,27 @@ invisible(local({
 
     device <- function(width = 7, height = 5, res = 100, ...) {
         index <- length(state$devices) + 1L
-        folder <- file.path(plots_dir, sprintf(".device-%03d", index))
-        dir.create(folder, showWarnings = FALSE)
+        folder <- file.path(state$plots_dir, sprintf(".device-%03d", index))
+        dir.create(folder, showWarnings = FALSE, recursive = TRUE)
         state$devices[[index]] <- list(folder = folder, width = round(width * res),
                                        height = round(height * res), res = round(res))
         grDevices::png(file.path(folder, "page-%04d.png"), width = width, height = height,
                        units = "in", res = res, type = "cairo")
     }
 
+    # Plots drawn from now on are captured into `plots_dir`.
+    start <- function(plots_dir) {
+        state$plots_dir <- plots_dir
+        state$devices <- list()
+        state$saved <- character()
+        options(device = device)
+    }
+
+    # Close the devices and leave the plots, named and in order, in the plots directory.
     collect <- function(...) {
+        if (!nzchar(state$plots_dir)) return(invisible(NULL))
+        max_plots <- as.integer(Sys.getenv("LLM_SANDBOX_MAX_PLOTS", "50"))
+        max_bytes <- as.numeric(Sys.getenv("LLM_SANDBOX_MAX_PLOT_BYTES", as.character(10 * 1024 * 1024)))
         try(grDevices::graphics.off(), silent = TRUE)
         count <- 0L
         dropped <- character()
@@ -53,7 +66,7 @@ invisible(local({
                 dropped <<- c(dropped, sprintf("a %s plot of %.0f bytes: larger than %.0f bytes", ext, size, max_bytes))
             } else {
                 count <<- count + 1L
-                target <- file.path(plots_dir, sprintf("%03d-%dx%d-%d.%s", count, width, height, res, ext))
+                target <- file.path(state$plots_dir, sprintf("%03d-%dx%d-%d.%s", count, width, height, res, ext))
                 if (move) file.rename(path, target) else file.copy(path, target)
             }
         }
@@ -68,10 +81,16 @@ invisible(local({
             if (nzchar(ext)) keep(path, ext, 0L, 0L, 0L, move = FALSE)
         }
         for (reason in dropped) message("[llm-sandbox] plot not captured: ", reason)
+        state$devices <- list()
+        state$saved <- character()
         invisible(NULL)
     }
 
-    options(device = device)
-    # Runs when R exits: at the end of the script, on quit() and after an error.
-    reg.finalizer(state, collect, onexit = TRUE)
-}))
+    plots_dir <- Sys.getenv("LLM_SANDBOX_PLOTS_DIR")
+    if (nzchar(plots_dir) && dir.exists(plots_dir)) {
+        start(plots_dir)
+        # A run: collect when R exits (at the end of the script, on quit() and after an error).
+        reg.finalizer(state, collect, onexit = TRUE)
+    }
+    list(start = start, collect = collect)
+})
