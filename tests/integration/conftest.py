@@ -99,3 +99,23 @@ def no_leaks(docker_client: Any) -> Iterator[None]:
     yield
     leaked = sandbox_containers(docker_client) - before
     assert not leaked, f"containers left behind: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def language_image(docker_client: Any, backend_name: str) -> Callable[[str], str]:
+    """Makes the library's image of a language current on the backend under test; returns its name."""
+    from llm_sandbox.images import builder
+
+    ready: dict[str, str] = {}
+
+    def ensure(lang: str) -> str:
+        if lang not in ready:
+            image = builder.ensure_image(lang, docker_client)
+            if backend_name == "podman":
+                from llm_sandbox.engines import podman
+
+                podman.ensure_image_loaded(image)
+            ready[lang] = image
+        return ready[lang]
+
+    return ensure

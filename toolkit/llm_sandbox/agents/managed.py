@@ -19,6 +19,7 @@ from llm_sandbox.agents.records import FileEntry, session_id_of
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
 from llm_sandbox.exceptions import ContainerError, ValidationError
 from llm_sandbox.sessions.files import sandbox_path
+from llm_sandbox.sessions.interactive import InteractiveSandboxSession
 
 T = TypeVar("T")
 _WRITABLE_ROOTS = ("/tmp",)
@@ -233,6 +234,15 @@ class ManagedSession:
             on_stdout=on_stdout,
             on_stderr=on_stderr,
         )
+
+    def reset(self, *, run_id: str | None = None) -> bool:
+        """Restart the sandbox's interpreter (its kernel): every variable, import and definition is gone;
+        files stay. False when the sandbox has no kernel (its runs start fresh anyway)."""
+        session = self.session
+        if not isinstance(session, InteractiveSandboxSession):
+            return False
+        self._operation("reset", lambda out, err: session.restart(), run_id=run_id)
+        return True
 
     # -- files -------------------------------------------------------------------------------
     def resolve_path(self, path: str) -> str:

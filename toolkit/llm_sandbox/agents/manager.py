@@ -90,6 +90,11 @@ class SessionManager:
     (default: just ``lang``), and ``language_options`` overrides options per
     language (e.g. ``{"javascript": {"image": "...", "libraries": [...]}}``).
 
+    ``stateful`` (default): a language with a kernel (Python, JavaScript, R,
+    Ruby) gets an ``InteractiveSandboxSession``, so the runs of one key share
+    one interpreter, like notebook cells; ``stateful=False`` gives every run a
+    fresh process (an ``ArtifactSandboxSession``). Files persist either way.
+
     ``session_factory(key, lang)`` replaces the default
     ``ArtifactSandboxSession`` construction (it must return an unopened session).
     """
@@ -112,6 +117,7 @@ class SessionManager:
         wait_timeout: float | None = 0.0,
         evict_idle: bool = False,
         default_key: str = "default",
+        stateful: bool = True,
         session_factory: Callable[[str, str], Any] | None = None,
         max_workers: int | None = None,
     ) -> None:
@@ -141,6 +147,7 @@ class SessionManager:
         self.wait_timeout = wait_timeout
         self.evict_idle = evict_idle
         self.default_key = default_key
+        self.stateful = stateful
         self._factory = session_factory or self._default_factory
         self._max_workers = max_workers or max(32, max_sessions * 2)
         self._cond = threading.Condition(threading.RLock())
@@ -222,7 +229,12 @@ class SessionManager:
                 and config.plot_detection.enabled
             ),
             timeout=float(timeout) if timeout else None,
+            stateful=self.is_stateful(name),
         )
+
+    def is_stateful(self, lang: str | None = None) -> bool:
+        """True when the sandboxes of ``lang`` keep variables between runs (a kernel, ``stateful=True``)."""
+        return self.stateful and bool(get_language(self.resolve_language(lang)).config.kernel)
 
     def _resolve_policy(self, policy: Any) -> Any:
         if not isinstance(policy, str):
@@ -239,11 +251,14 @@ class SessionManager:
         return self._policy_cache[policy]
 
     def _default_factory(self, key: str, lang: str) -> Any:
-        from llm_sandbox.sessions import ArtifactSandboxSession
+        from llm_sandbox.sessions import ArtifactSandboxSession, InteractiveSandboxSession
 
         options = self.options(lang)
         options["security_policy"] = self._resolve_policy(options.get("security_policy"))
         backend = options.pop("backend")
+        if self.is_stateful(lang):
+            options.pop("enable_plotting", None)  # a kernel captures the figures of every cell
+            return InteractiveSandboxSession(backend=backend, lang=lang, collect_files=True, **options)
         return ArtifactSandboxSession(backend, lang=lang, **options)
 
     def _key(self, key: str | None) -> str:

@@ -42,6 +42,8 @@ class LanguageInfo:
     outputs_dir: str
     plots: bool
     timeout: float | None
+    stateful: bool = False
+    """Calls of one conversation share one interpreter (a kernel): variables live from call to call."""
 
 
 @dataclass(frozen=True)

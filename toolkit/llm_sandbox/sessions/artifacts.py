@@ -101,6 +101,19 @@ def plots_from_capture(named: list[tuple[str, str]]) -> Artifacts:
     return found
 
 
+def merge_saved_figures(captured: list[PlotOutput], written: list[PlotOutput]) -> list[PlotOutput]:
+    """Captured figures, then the images written into the outputs directory; a figure that was both
+    captured and saved there (``savefig``, ``ggsave``) is returned once, named after its file."""
+    merged = list(captured)
+    for image in written:
+        same = next((plot for plot in captured if plot.content_base64 == image.content_base64), None)
+        if same is not None:
+            same.filename = image.filename
+        else:
+            merged.append(image)
+    return merged
+
+
 def _dropped_notice(count: int) -> str:
     return (
         f"{count} plot(s) not returned: at most {MAX_PLOTS} per run, each at most "

@@ -16,6 +16,7 @@ exception and the next result say that the state was lost.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
@@ -38,9 +39,10 @@ from llm_sandbox.exceptions import (
     ValidationError,
 )
 from llm_sandbox.languages import get_language, supported_languages
-from llm_sandbox.sessions.artifacts import plots_from_capture
+from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, merge_saved_figures, plots_from_capture, read_artifacts
 from llm_sandbox.sessions.kinds import create_session
 from llm_sandbox.sessions.output import OutputLimits
+from llm_sandbox.sessions.runner import ARTIFACTS_SH
 from llm_sandbox.sessions.session import Session
 from llm_sandbox.sessions.warm import ProcessEnded, WarmSlot, warm_command
 
@@ -48,7 +50,6 @@ logger = logging.getLogger("llm_sandbox")
 
 INTERRUPT_GRACE = 3.0
 """Seconds a cell gets to stop after SIGINT before the kernel is killed and restarted."""
-DEFAULT_CELL_TIMEOUT = 300.0
 
 
 class KernelType(StrEnum):
@@ -69,8 +70,11 @@ class InteractiveSandboxSession:
     with a kernel: :func:`kernel_languages`), ``kernel_type`` (``"ipython"``
     for Python), ``max_memory`` (the container's memory limit, e.g. ``"1g"``),
     ``history_size`` (outputs the kernel keeps, as IPython's ``Out``),
-    ``timeout`` (per cell, default 300 s), ``runtime_configs``, and every
-    option of :func:`~llm_sandbox.create_session`. Everything not defined
+    ``timeout`` (per cell; default the session's ``execution_timeout``, else
+    ``default_timeout``, else 300 s), ``runtime_configs``, and every
+    option of :func:`~llm_sandbox.create_session`. With ``collect_files``, a
+    result also carries the files the cell wrote into the outputs directory,
+    as an ``ArtifactSandboxSession`` run does. Everything not defined
     here is the underlying session's (``execute_command``, ``copy_to_runtime``,
     ``install``...).
     """
@@ -83,8 +87,9 @@ class InteractiveSandboxSession:
         kernel_type: KernelType | str | None = None,
         max_memory: str | None = None,
         history_size: int = 1000,
-        timeout: float | None = DEFAULT_CELL_TIMEOUT,
+        timeout: float | None = None,
         runtime_configs: dict[str, Any] | None = None,
+        collect_files: bool = False,
         **kwargs: Any,
     ) -> None:
         language = get_language(str(lang))
@@ -104,6 +109,7 @@ class InteractiveSandboxSession:
         self.kernel_type = KernelType.IPYTHON if language.name == "python" else language.name
         self.history_size = history_size
         self.timeout = timeout
+        self.collect_files = collect_files
         self._session: Session = create_session(backend, lang=language.name, runtime_configs=configs, **kwargs)
         self._kernel: WarmSlot | None = None
         self._lock = threading.Lock()
@@ -117,7 +123,7 @@ class InteractiveSandboxSession:
         if self._kernel is None:
             sandbox = session._require_open().sandbox
             config = session.language.config
-            command = warm_command(config.kernel or (), str(self.history_size))
+            command = warm_command(config.kernel or (), str(self.history_size), ARTIFACTS_SH)
             # Figures are captured in every cell, as in a notebook: the kernel runs with plot capture on.
             capture = config.plot_detection.environment if config.plot_detection else {}
             self._kernel = WarmSlot(sandbox, command, dict(capture))
@@ -168,7 +174,7 @@ class InteractiveSandboxSession:
         session._enforce_policy(code, libraries)
         if libraries:
             session.install(libraries)
-        limit = session._timeout(timeout, self.timeout)
+        limit = session._timeout(timeout, self.timeout if self.timeout is not None else session.execution_timeout)
         with self._lock:
             return self._cell(code, limit, on_stdout, on_stderr)
 
@@ -190,7 +196,10 @@ class InteractiveSandboxSession:
             self._signal_kernel(kernel.pid, "INT")
             return time.monotonic() + INTERRUPT_GRACE
 
-        request = {"op": "execute", "code": code, "plots_dir": f"{RUN_ROOT}/cell-{secrets.token_hex(6)}"}
+        cell_dir = f"{RUN_ROOT}/cell-{secrets.token_hex(6)}"
+        request: dict[str, Any] = {"op": "execute", "code": code, "plots_dir": f"{cell_dir}/plots"}
+        if self.collect_files:
+            request.update(run_dir=cell_dir, outputs=self._session.outputs_dir, max_file_bytes=MAX_ARTIFACT_BYTES)
         limits = OutputLimits(self._session.max_output_bytes, self._session.encoding_errors)
         started = time.monotonic()
         try:
@@ -232,8 +241,11 @@ class InteractiveSandboxSession:
         captured = plots_from_capture(
             [(str(p.get("name", "")), str(p.get("data", ""))) for p in document.get("plots") or []]
         )
-        result.plots = captured.plots
-        notices = captured.notices
+        result.plots, notices = captured.plots, captured.notices
+        if self.collect_files and document.get("files"):
+            written = read_artifacts(base64.b64decode(str(document["files"])), True, self._session.outputs_dir)
+            result.plots = merge_saved_figures(result.plots, written.plots)
+            result.files, notices = written.files, notices + written.notices
         if self._state_lost:
             notices.insert(0, f"the kernel was restarted ({self._state_lost}); "
                               "variables, imports and definitions of earlier cells are gone")  # fmt: skip

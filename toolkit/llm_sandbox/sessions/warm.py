@@ -139,6 +139,15 @@ class WarmProcess:
         if channel is not None:
             channel.close()
 
+    def abandon(self) -> None:
+        """The process was killed: close its channel, or, when a request is reading it, let that
+        request see the end and close it (closing under a reader would break its read)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self.close()
+            finally:
+                self._lock.release()
+
 
 class WarmSlot:
     """A warm process a session keeps up: started in the background at open, restarted after it died.
@@ -191,7 +200,7 @@ class WarmSlot:
         """The process was killed (with every process of the sandbox): start a new one when next needed."""
         current, self._current = self._current, None
         if current is not None:
-            current.close()
+            current.abandon()
 
     def close(self) -> None:
         with self._lock:

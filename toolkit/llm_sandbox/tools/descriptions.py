@@ -22,7 +22,15 @@ def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
             f"Run code in an isolated sandbox and get its exit code, stdout and stderr. Languages: "
             f"{', '.join(langs)} (default {manager.lang}; set `language`)."
         )
-    lines = [text, "- Each call runs the code as a new program; print what you need to see."]
+    if info.stateful:
+        lines = [
+            text,
+            "- Calls of this conversation share one interpreter, like notebook cells: variables, imports "
+            "and functions from earlier calls are still defined (reset_session starts over). The value of "
+            "the last expression is shown.",
+        ]
+    else:
+        lines = [text, "- Each call runs the code as a new program; print what you need to see."]
     for lang in langs:
         one = manager.language_info(lang)
         prefix = f"{lang}: " if len(langs) > 1 else ""
@@ -41,8 +49,8 @@ def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
         else "- No network access from the code (no downloads, no web requests)."
     )
     lines.append(
-        f"- Files in the working directory {info.workdir} persist between calls of this conversation; "
-        "variables do not."
+        f"- Files in the working directory {info.workdir} persist between calls of this conversation"
+        + ("." if info.stateful else "; variables do not.")
     )
     lines.append(f"- Files written to {info.outputs_dir} are returned to the user.")
     plotting = [manager.language_info(lang) for lang in langs if manager.language_info(lang).plots]
@@ -58,7 +66,7 @@ def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
     return "\n".join(lines)[:max_chars]
 
 
-TOOL_NAMES = ("run_code", "install_packages", "upload_file", "read_file", "list_files")
+TOOL_NAMES = ("run_code", "install_packages", "upload_file", "read_file", "list_files", "reset_session")
 
 
 def describe_tool(name: str, manager: SessionManager, *, user_files: bool = False) -> str:
@@ -90,4 +98,10 @@ def describe_tool(name: str, manager: SessionManager, *, user_files: bool = Fals
         )
     if name == "list_files":
         return f"List the files of a sandbox directory (default {info.workdir}, 3 levels deep).{which}"
+    if name == "reset_session":
+        return (
+            "Restart this conversation's interpreter: every variable, import and definition of earlier "
+            f"runs is forgotten; files in {info.workdir} stay. Use it to start over or when the state is "
+            f"broken.{which}"
+        )
     raise ValueError(f"unknown tool {name!r}; choose one of {', '.join(TOOL_NAMES)}")

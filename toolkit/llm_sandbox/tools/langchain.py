@@ -36,6 +36,7 @@ from llm_sandbox.tools.schemas import (
     InstallPackagesInput,
     ListFilesInput,
     ReadFileInput,
+    ResetSessionInput,
     RunCodeInput,
     UploadFileInput,
     arguments_schema,
@@ -89,7 +90,7 @@ class _SandboxToolBase(BaseTool):
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     operation: ClassVar[str] = ""
-    """Which of the shared operations (``tooltext.TOOL_NAMES``) this tool performs."""
+    """Which of the shared operations (``tools.descriptions.TOOL_NAMES``) this tool performs."""
 
     _ops: SandboxOperations = PrivateAttr()
 
@@ -217,18 +218,28 @@ class SandboxListFilesTool(_SandboxToolBase):
     args_schema: ArgsSchema | None = ListFilesInput
 
 
+class SandboxResetTool(_SandboxToolBase):
+    """Restart the conversation's interpreter (variables gone, files kept); artifact: whether it had one."""
+
+    name: str = "reset_session"
+    operation: ClassVar[str] = "reset_session"
+    description: str = ""
+    args_schema: ArgsSchema | None = ResetSessionInput
+
+
 _TOOL_CLASSES: dict[str, type[_SandboxToolBase]] = {
     "run_code": SandboxTool,
     "install_packages": SandboxInstallTool,
     "upload_file": SandboxUploadTool,
     "read_file": SandboxReadFileTool,
     "list_files": SandboxListFilesTool,
+    "reset_session": SandboxResetTool,
 }
 
 
 class SandboxToolkit(BaseToolkit):
     """The tools an agent needs, sharing one session manager: run_code, install_packages,
-    upload_file, read_file, list_files (``tools=`` picks a subset).
+    upload_file, read_file, list_files, reset_session (``tools=`` picks a subset).
 
     Takes the same session options as :class:`SandboxTool` (or ``manager=``).
     Use it as a context manager, or call :meth:`close`, to close every sandbox
@@ -287,6 +298,7 @@ __all__ = [
     "SandboxInstallTool",
     "SandboxListFilesTool",
     "SandboxReadFileTool",
+    "SandboxResetTool",
     "SandboxTool",
     "SandboxToolkit",
     "SandboxUploadTool",

@@ -94,6 +94,7 @@ class SandboxToolSpec(BaseToolSpec):
         ("upload_file", "aupload_file"),
         ("read_file", "aread_file"),
         ("list_files", "alist_files"),
+        ("reset_session", "areset_session"),
     ]
 
     def __init__(
@@ -238,6 +239,14 @@ class SandboxToolSpec(BaseToolSpec):
         key = await self._akey(ctx)
         reply = await self.manager.run_in_thread(getattr(self._ops, tool), key, *arguments, interrupt=(key, None))
         return self._record(tool, key, reply)
+
+    def reset_session(self, language: str | None = None, ctx: Context = _NO_CONTEXT) -> ToolText:
+        """Restart the conversation's interpreter: variables gone, files kept."""
+        return self._call("reset_session", ctx, language)
+
+    async def areset_session(self, language: str | None = None, ctx: Context = _NO_CONTEXT) -> ToolText:
+        """Restart the conversation's interpreter: variables gone, files kept."""
+        return await self._acall("reset_session", ctx, language)
 
     # -- artifacts -----------------------------------------------------------------------------
     @property

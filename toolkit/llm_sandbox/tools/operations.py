@@ -89,6 +89,20 @@ class SandboxOperations:
                 return ToolReply(text, None, ok=False)
         return ToolReply(format_result(result, max_chars=self.max_output_chars), result, ok=True)
 
+    def reset_session(self, key: str, language: str | None = None) -> ToolReply:
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        workdir = self.manager.language_info(lang).workdir
+        if not self.manager.is_stateful(lang):
+            return ToolReply(f"nothing to reset: every run starts with a fresh interpreter; files in {workdir} stay")
+        with self.manager.session(key, lang) as session:
+            session.reset()
+        return ToolReply(
+            f"the interpreter was restarted: variables, imports and definitions are gone; files in {workdir} stay",
+            True,
+        )
+
     def install_packages(self, key: str, libraries: Sequence[str], language: str | None = None) -> ToolReply:
         lang, refusal = self._language(language)
         if refusal is not None:

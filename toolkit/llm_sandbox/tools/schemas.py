@@ -47,6 +47,10 @@ class ListFilesInput(BaseModel):
     path: str | None = Field(default=None, description="Directory to list; omit for the working directory.")
 
 
+class ResetSessionInput(BaseModel):
+    """No arguments: the conversation's sandbox is reset."""
+
+
 def with_language_argument(schema: type[BaseModel], manager: SessionManager) -> type[BaseModel]:
     """Add an optional ``language`` argument when the manager has several languages."""
     if len(manager.languages) < 2 or "language" in schema.model_fields:
@@ -67,5 +71,6 @@ def arguments_schema(name: str, manager: SessionManager, *, user_files: bool = F
         "upload_file": UploadUserFileInput if user_files else UploadFileInput,
         "read_file": ReadFileInput,
         "list_files": ListFilesInput,
+        "reset_session": ResetSessionInput,
     }
     return with_language_argument(schemas[name], manager)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from llm_sandbox.data import ExecutionResult
 from llm_sandbox.exceptions import (
+    KernelDiedError,
     LanguageNotSupportedError,
     LibraryInstallationNotSupportedError,
     PackageManagerError,
@@ -30,6 +31,7 @@ DEFAULT_LIST_LIMIT = 200
 
 MODEL_FIXABLE_ERRORS: tuple[type[BaseException], ...] = (
     SandboxTimeoutError,
+    KernelDiedError,
     SecurityViolationError,
     PackageManagerError,
     ValidationError,
@@ -123,7 +125,10 @@ def format_result(result: ExecutionResult, *, max_chars: int = DEFAULT_MAX_OUTPU
         lines.append("stdout:\n" + clip(result.stdout.rstrip("\n"), max_chars))
     if result.stderr:
         lines.append("stderr:\n" + clip(result.stderr.rstrip("\n"), max_chars))
-    if not result.stdout and not result.stderr:
+    shown = [item["data"]["text/plain"] for item in result.results if "text/plain" in (item.get("data") or {})]
+    if shown:
+        lines.append("result:\n" + clip("\n".join(str(text) for text in shown), max_chars))
+    if not result.stdout and not result.stderr and not shown:
         lines.append("(no output)")
     if result.plots:
         shapes = ", ".join(

@@ -19,6 +19,8 @@ const { createRequire } = require("module");
 const acorn = require("acorn");
 
 const REQUESTS_FD = 3;
+const ARTIFACTS_SH = process.argv[3] || ""; // runtime/artifacts.sh: the output files of a cell
+const { execFileSync } = require("child_process");
 let executionCount = 0;
 let interrupt = null; // rejects the running cell's wait on SIGINT
 
@@ -145,9 +147,20 @@ function describe(error, code, filename) {
   return `${(kernel > 0 ? lines.slice(0, kernel) : lines).join("\n")}\n`;
 }
 
+function artifacts(mode, request) {
+  const limit = String(request.max_file_bytes || 10485760);
+  execFileSync("sh", ["-c", ARTIFACTS_SH, "llm-sandbox", mode, request.run_dir, request.outputs, limit], {
+    stdio: "ignore",
+  });
+}
+
 async function execute(request) {
   executionCount += 1;
   results = [];
+  if (request.outputs) {
+    fs.mkdirSync(request.run_dir, { recursive: true, mode: 0o700 });
+    artifacts("before", request);
+  }
   const filename = `cell[${executionCount}]`;
   let value;
   let error = null;
@@ -167,11 +180,18 @@ async function execute(request) {
   } finally {
     interrupt = null;
   }
+  let files = "";
+  if (request.outputs) {
+    artifacts("after", request);
+    files = fs.readFileSync(`${request.run_dir}/artifacts.tar`).toString("base64");
+    fs.rmSync(request.run_dir, { recursive: true, force: true });
+  }
   const document = {
     status: error ? "error" : "ok",
     execution_count: executionCount,
     results,
     plots: [],
+    files,
     error: error ? { name: (error && error.name) || "Error", value: String((error && error.message) || error) } : null,
   };
   return [error ? 1 : 0, JSON.stringify(document)];

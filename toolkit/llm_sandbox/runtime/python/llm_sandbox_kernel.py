@@ -7,7 +7,9 @@ and the answer's JSON carries the cell's rich results (the last expression's
 value and every ``display()``, as MIME bundles) and the figures it drew
 (captured by ``llm_sandbox_mpl``, once: they are closed after the cell).
 
-An interrupt is a SIGINT from the host: it stops the cell (``KeyboardInterrupt``),
+With ``outputs`` in a request, the files the cell wrote there come back too
+(``runtime/artifacts.sh``, whose text is the kernel's second argument, as a
+base64 tar stream). An interrupt is a SIGINT from the host: it stops the cell (``KeyboardInterrupt``),
 never the kernel between cells.
 """
 
@@ -20,6 +22,7 @@ import os
 import shutil
 import signal
 import site
+import subprocess
 import sys
 
 os.environ.setdefault("IPYTHONDIR", "/tmp/llm-sandbox-ipython")  # HOME is read-only
@@ -31,6 +34,8 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+_HISTORY_SIZE = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+_ARTIFACTS_SH = sys.argv[2] if len(sys.argv) > 2 else ""
 _results: list[dict] = []
 _executing = False
 
@@ -94,8 +99,18 @@ def _make_shell(history_size: int) -> InteractiveShell:
     return _Shell.instance(config=config)
 
 
+def _artifacts(mode: str, request: dict) -> None:
+    """``runtime/artifacts.sh`` (its text is this kernel's second argument) for the cell's output files."""
+    run_dir, outputs = request["run_dir"], request["outputs"]
+    limit = str(request.get("max_file_bytes") or 10485760)
+    subprocess.run(["sh", "-c", _ARTIFACTS_SH, "llm-sandbox", mode, run_dir, outputs, limit], check=False)
+
+
 def _execute(shell: InteractiveShell, request: dict) -> tuple[int, bytes]:
     global _executing
+    if request.get("outputs"):
+        os.makedirs(request["run_dir"], mode=0o700, exist_ok=True)
+        _artifacts("before", request)
     plots_dir = request.get("plots_dir") or ""
     if plots_dir:
         os.makedirs(plots_dir, mode=0o700, exist_ok=True)
@@ -116,12 +131,19 @@ def _execute(shell: InteractiveShell, request: dict) -> tuple[int, bytes]:
     finally:
         _executing = False
     llm_sandbox_capture.report_dropped()
+    files = ""
+    if request.get("outputs"):
+        _artifacts("after", request)
+        with open(os.path.join(request["run_dir"], "artifacts.tar"), "rb") as archive:
+            files = base64.b64encode(archive.read()).decode()
+        shutil.rmtree(request["run_dir"], ignore_errors=True)
     error = outcome.error_before_exec or outcome.error_in_exec
     document = {
         "status": "ok" if error is None else "error",
         "execution_count": outcome.execution_count,
         "results": list(_results),
         "plots": _collect(plots_dir),
+        "files": files,
         "error": None if error is None else {"name": type(error).__name__, "value": str(error)},
     }
     return (0 if error is None else 1), json.dumps(document).encode()
@@ -139,11 +161,10 @@ def _collect(plots_dir: str) -> list[dict]:
 
 
 def main() -> None:
-    history_size = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     os.set_inheritable(warm.REQUESTS_FD, False)  # shell escapes and subprocesses do not get the requests
     requests = warm.open_requests()
     signal.signal(signal.SIGINT, _on_sigint)
-    shell = _make_shell(history_size)
+    shell = _make_shell(_HISTORY_SIZE)
     while True:
         request = warm.read_request(requests)
         if request is None:

@@ -131,7 +131,20 @@ def _execute(path: str) -> int:
     importlib.invalidate_caches()  # libraries installed since the parent started
     _ensure_user_site()
     sys.argv = [path]
-    sys.path[:0] = [os.path.dirname(path), os.getcwd()]
+    # As `PYTHONPATH="$PWD:$PYTHONPATH" python3 FILE` starts: the file's directory, the workdir, then
+    # PYTHONPATH (whose sitecustomize, if any, runs now, as at start-up).
+    extra = [entry for entry in os.environ.get("PYTHONPATH", "").split(":") if entry]
+    os.environ["PYTHONPATH"] = ":".join([os.getcwd(), *extra])
+    sys.path[:0] = [os.path.dirname(path), os.getcwd(), *extra]
+    for entry in extra:  # the first sitecustomize on PYTHONPATH runs, as at start-up
+        customize = os.path.join(entry, "sitecustomize.py")
+        if os.path.isfile(customize):
+            spec = importlib.util.spec_from_file_location("sitecustomize", customize)
+            if spec is not None and spec.loader is not None:
+                module = importlib.util.module_from_spec(spec)
+                sys.modules["sitecustomize"] = module
+                spec.loader.exec_module(module)
+            break
     backend = os.environ.get("MPLBACKEND")
     if backend and "matplotlib" in sys.modules:
         sys.modules["matplotlib"].use(backend)

@@ -31,9 +31,12 @@ def read_request(stream: Any) -> dict[str, Any] | None:
     if not header:
         return None
     size = int(header)
-    body = stream.read(size)
-    if len(body) < size:
-        return None
+    body = bytearray()
+    while len(body) < size:  # a pipe gives what it holds, not what was asked
+        chunk = stream.read(size - len(body))
+        if not chunk:
+            return None
+        body += chunk
     return json.loads(body)  # type: ignore[no-any-return]
 
 

@@ -9,6 +9,7 @@
 # printed as they happen. Plots of the cell are captured by llm_sandbox_capture.R.
 local({
     requests <- file("/dev/fd/3", open = "rb")
+    artifacts_sh <- commandArgs(trailingOnly = TRUE)[2]  # runtime/artifacts.sh: the output files of a cell
     if (!exists(".llm_sandbox_capture", envir = globalenv())) {
         source("/opt/llm-sandbox/llm_sandbox_capture.R", local = globalenv())
     }
@@ -51,7 +52,18 @@ local({
         invokeRestart("muffleWarning")
     }
 
-    execute <- function(code, count, plots_dir) {
+    artifacts <- function(mode, request) {
+        limit <- if (is.null(request$max_file_bytes)) "10485760" else as.character(request$max_file_bytes)
+        system2("sh", c("-c", shQuote(artifacts_sh), "llm-sandbox", mode, shQuote(request$run_dir),
+                        shQuote(request$outputs), limit), stdout = FALSE, stderr = FALSE)
+    }
+
+    execute <- function(request, count, plots_dir) {
+        code <- request$code
+        if (!is.null(request$outputs)) {
+            dir.create(request$run_dir, showWarnings = FALSE, recursive = TRUE, mode = "0700")
+            artifacts("before", request)
+        }
         .llm_sandbox_capture$start(plots_dir)
         results <- list()
         error <- NULL
@@ -92,9 +104,16 @@ local({
             list(name = name, data = gsub("\n", "", encoded, fixed = TRUE))
         })
         unlink(plots_dir, recursive = TRUE)
+        files <- ""
+        if (!is.null(request$outputs)) {
+            artifacts("after", request)
+            archive <- file.path(request$run_dir, "artifacts.tar")
+            files <- gsub("\n", "", jsonlite::base64_enc(readBin(archive, "raw", file.size(archive))), fixed = TRUE)
+            unlink(request$run_dir, recursive = TRUE)
+        }
         document <- list(
             status = if (is.null(error)) "ok" else "error",
-            execution_count = count, results = results, plots = plots,
+            execution_count = count, results = results, plots = plots, files = files,
             error = if (is.null(error)) NULL else list(name = class(error)[1], value = conditionMessage(error))
         )
         list(code = if (is.null(error)) 0L else 1L,
@@ -111,7 +130,7 @@ local({
             count <- count + 1L
             plots_dir <- if (is.null(request$plots_dir)) tempfile("plots") else request$plots_dir
             dir.create(plots_dir, showWarnings = FALSE, recursive = TRUE, mode = "0700")
-            answer <- execute(request$code, count, plots_dir)
+            answer <- execute(request, count, plots_dir)
             reply(request$nonce, answer$code, answer$payload)
         } else {
             reply(request$nonce, 2L, "{\"error\": \"unknown request\"}")

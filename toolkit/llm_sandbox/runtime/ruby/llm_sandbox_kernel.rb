@@ -10,6 +10,7 @@
 require "json"
 
 REQUESTS = IO.new(3, "rb")
+ARTIFACTS_SH = ARGV[1] || "" # runtime/artifacts.sh: the output files of a cell
 REQUESTS.close_on_exec = true # commands the cell runs do not get the host's requests
 $stdout.sync = true
 $stderr.sync = true
@@ -46,7 +47,19 @@ end
 # (everything here lives in methods), so a cell sees only what earlier cells defined.
 CELLS = TOPLEVEL_BINDING
 
-def llm_sandbox_execute(code, count)
+def llm_sandbox_artifacts(mode, request)
+  limit = (request["max_file_bytes"] || 10_485_760).to_s
+  system("sh", "-c", ARTIFACTS_SH, "llm-sandbox", mode, request["run_dir"], request["outputs"], limit,
+         out: File::NULL, err: File::NULL)
+end
+
+def llm_sandbox_execute(request, count)
+  code = request["code"]
+  if request["outputs"]
+    require "fileutils"
+    FileUtils.mkdir_p(request["run_dir"], mode: 0o700)
+    llm_sandbox_artifacts("before", request)
+  end
   Gem::Specification.reset if defined?(Gem::Specification) # gems installed since the last cell
   results = []
   error = nil
@@ -64,8 +77,14 @@ def llm_sandbox_execute(code, count)
     error = e
     $stderr.write(llm_sandbox_describe(e))
   end
+  files = ""
+  if request["outputs"]
+    llm_sandbox_artifacts("after", request)
+    files = [File.binread(File.join(request["run_dir"], "artifacts.tar"))].pack("m0")
+    FileUtils.rm_rf(request["run_dir"])
+  end
   document = {
-    status: error ? "error" : "ok", execution_count: count, results: results, plots: [],
+    status: error ? "error" : "ok", execution_count: count, results: results, plots: [], files: files,
     error: error && { name: error.class.name, value: error.message }
   }
   [error ? 1 : 0, JSON.generate(document)]
@@ -82,7 +101,7 @@ def llm_sandbox_serve
       llm_sandbox_reply(request["nonce"], 0, Process.pid.to_s)
     when "execute"
       count += 1
-      code, payload = llm_sandbox_execute(request["code"], count)
+      code, payload = llm_sandbox_execute(request, count)
       llm_sandbox_reply(request["nonce"], code, payload)
     else
       llm_sandbox_reply(request["nonce"], 2, JSON.generate({ error: "unknown request #{request["op"]}" }))
