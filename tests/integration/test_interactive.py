@@ -112,7 +112,7 @@ def test_python_figures_come_back_once_with_their_cell(interactive: Any) -> None
 def test_python_interrupted_cell_keeps_the_state(interactive: Any) -> None:
     session = interactive("python")
     session.run("kept = 'still here'")
-    with pytest.raises(SandboxTimeoutError, match="interrupted.*state are kept"):
+    with pytest.raises(SandboxTimeoutError, match=r"interrupted.*state are kept"):
         session.run("import time\nwhile True:\n    time.sleep(0.05)", timeout=2)
     assert session.run("print(kept)").stdout == "still here\n"
 
@@ -121,7 +121,7 @@ def test_python_cell_that_ignores_the_interrupt_restarts_the_kernel(interactive:
     session = interactive("python")
     session.run("lost = 1")
     code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)"
-    with pytest.raises(SandboxTimeoutError, match="restarted and its state.*was lost"):
+    with pytest.raises(SandboxTimeoutError, match=r"restarted and its state.*was lost"):
         session.run(code, timeout=1)
     after = session.run("print('lost' in dir())")
     assert after.stdout == "False\n"
