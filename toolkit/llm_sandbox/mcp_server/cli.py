@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from llm_sandbox.exceptions import MissingDependencyError
 from llm_sandbox.mcp_server.config import ConfigError, ServerConfig, parse_config
@@ -26,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from llm_sandbox.agents import SessionManager
         from llm_sandbox.mcp_server.server import SandboxServer
-        from llm_sandbox.mcp_server.transports import serve_http, serve_stdio
+        from llm_sandbox.mcp_server.transports import StopSignals, serve_http, serve_stdio
     except MissingDependencyError as exc:
         print(f"llm-sandbox-mcp: error: {exc}", file=sys.stderr)
         return 2
@@ -35,23 +33,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     manager = SessionManager(**config.manager_options())
     sandbox_server = SandboxServer(config, manager)
     logger.info("serving %s over %s; sandboxes on %s", ", ".join(manager.languages), config.transport, config.backend)
-    for number in (signal.SIGTERM, signal.SIGHUP):  # stop as Ctrl-C does: through the cleanup below
-        signal.signal(number, _interrupt)
+    signals = StopSignals()
+    signals.install()
     try:
         if config.transport == "http":
-            anyio.run(serve_http, sandbox_server.server, config)
+            anyio.run(serve_http, sandbox_server.server, config, signals)
         else:
-            anyio.run(serve_stdio, sandbox_server.server)
-    except KeyboardInterrupt:
-        pass
+            anyio.run(serve_stdio, sandbox_server.server, signals)
     finally:
         manager.close()
         logger.info("stopped; every sandbox was removed")
     return 0
-
-
-def _interrupt(number: int, frame: Any) -> None:
-    raise KeyboardInterrupt(signal.Signals(number).name)
 
 
 def _log_to_stderr(level: str) -> None:

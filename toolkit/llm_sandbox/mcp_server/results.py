@@ -35,7 +35,7 @@ _MIME_TYPES = {
 }
 _TEXT_TYPES = {FileType.SVG, FileType.HTML, FileType.CSV, FileType.JSON, FileType.TXT}
 
-Content = types.TextContent | types.ImageContent | types.EmbeddedResource
+Content = types.ContentBlock
 
 
 def text_result(text: str, *, error: bool = False) -> types.CallToolResult:
@@ -60,8 +60,8 @@ def run_result(reply: ToolReply, *, max_bytes: int) -> types.CallToolResult:
 def file_result(reply: ToolReply) -> types.CallToolResult:
     """A downloaded file: a line naming it, then the file (an image, text, or a blob)."""
     content: list[Content] = [types.TextContent(type="text", text=reply.text)]
-    if reply.ok and isinstance(reply.artifact, FileOutput) and reply.artifact.content_base64 is not None:
-        file = reply.artifact
+    file = reply.artifact
+    if reply.ok and isinstance(file, FileOutput) and file.content_base64 is not None:
         content.append(file_content(file.path, file.format, file.content_base64))
     return types.CallToolResult(content=content, isError=not reply.ok)
 

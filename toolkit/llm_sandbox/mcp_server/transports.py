@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import io
@@ -11,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -34,8 +36,44 @@ PATH = "/mcp"
 
 
 # -- stdio --------------------------------------------------------------------------------------
-async def serve_stdio(server: Server[Any, Any]) -> None:
-    """Serve the one client on stdin/stdout until it closes stdin or the process is told to stop.
+class StopSignals:
+    """SIGTERM, SIGINT and SIGHUP stop the server once, through its normal shutdown (sessions end,
+    their sandboxes are removed); later signals are ignored, so that they cannot cut that short.
+
+    A client that ends a stdio server closes its stdin, then sends SIGTERM if the server is still
+    there 2 s later, and SIGKILL 2 s after that.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._stop: Callable[[], object] | None = None
+
+    def install(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.received:
+            return
+        self.received = True
+        logger.info("%s: stopping", signal.Signals(number).name)
+        if self._stop is not None:
+            self._stop()
+
+    @contextlib.contextmanager
+    def stopping(self, stop: Callable[[], object]) -> Iterator[None]:
+        """While the block runs, a signal calls ``stop`` (at once if one already came)."""
+        self._stop = stop
+        try:
+            if self.received:
+                stop()
+            yield
+        finally:
+            self._stop = None
+
+
+async def serve_stdio(server: Server[Any, Any], signals: StopSignals) -> None:
+    """Serve the one client on stdin/stdout until it closes stdin or a signal stops the server.
 
     stdout carries the protocol alone: everything else written there, by this process (a
     library's ``print``) or a child process, goes to stderr instead.
@@ -45,13 +83,12 @@ async def serve_stdio(server: Server[Any, Any]) -> None:
     )
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    async with anyio.create_task_group() as group:
-        group.start_soon(_stop_on_signal, group.cancel_scope)
+    loop = asyncio.get_running_loop()
+    with anyio.CancelScope() as scope, signals.stopping(lambda: loop.call_soon_threadsafe(scope.cancel)):
         lines = _stdin_lines()
         # stdio_server iterates its stdin with ``async for``: a stream of lines serves as well as a file.
         async with stdio_server(stdin=lines, stdout=anyio.wrap_file(protocol)) as (read, write):  # type: ignore[arg-type]
             await server.run(read, write, server.create_initialization_options())
-        group.cancel_scope.cancel()
 
 
 def _stdin_lines() -> MemoryObjectReceiveStream[str]:
@@ -70,18 +107,9 @@ def _stdin_lines() -> MemoryObjectReceiveStream[str]:
     return receive
 
 
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
-    """SIGTERM (a client ending the server), SIGHUP and SIGINT end the session as closing stdin does."""
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP, signal.SIGINT) as signals:
-        async for number in signals:
-            logger.info("%s: stopping", signal.Signals(number).name)
-            scope.cancel()
-            return
-
-
 # -- streamable HTTP ----------------------------------------------------------------------------
-async def serve_http(server: Server[Any, Any], config: ServerConfig) -> None:
-    """Serve streamable HTTP on ``config.host:config.port`` (path ``/mcp``) until SIGINT/SIGTERM."""
+async def serve_http(server: Server[Any, Any], config: ServerConfig, signals: StopSignals) -> None:
+    """Serve streamable HTTP on ``config.host:config.port`` (path ``/mcp``) until a signal stops the server."""
     import uvicorn
 
     sessions = StreamableHTTPSessionManager(
@@ -105,7 +133,9 @@ async def serve_http(server: Server[Any, Any], config: ServerConfig) -> None:
         )
     )
     print(f"llm-sandbox-mcp: listening on {url}", file=sys.stderr, flush=True)
-    await uvicorn_server.serve(sockets=[listener])
+    # uvicorn handles SIGINT and SIGTERM itself while it serves; the others come here.
+    with signals.stopping(lambda: setattr(uvicorn_server, "should_exit", True)):
+        await uvicorn_server.serve(sockets=[listener])
 
 
 class _Endpoint:
@@ -128,7 +158,7 @@ class BearerToken:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.token is not None and not self._authorized(scope):
             response = JSONResponse(
-                {"error": "unauthorized", "error_description": "send the server's token as 'Authorization: Bearer TOKEN'"},
+                {"error": "unauthorized", "error_description": "send 'Authorization: Bearer <the server's token>'"},
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="llm-sandbox-mcp"'},
             )
