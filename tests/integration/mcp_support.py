@@ -83,11 +83,13 @@ async def stdio_session(*args: str, **session_options: Any) -> AsyncIterator[tup
     before = server_children()
     params = StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], *args], env=ENV, cwd=str(ROOT))
     with tempfile.TemporaryFile("w+") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write, **session_options) as session:
-                await session.initialize()
-                (pid,) = server_children() - before
-                yield session, pid
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, **session_options) as session,
+        ):
+            await session.initialize()
+            (pid,) = server_children() - before
+            yield session, pid
 
 
 # -- streamable HTTP -------------------------------------------------------------------------------
