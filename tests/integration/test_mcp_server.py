@@ -24,7 +24,13 @@ import pytest
 pytestmark = pytest.mark.integration
 pytest.importorskip("mcp")
 
-from mcp.types import LoggingMessageNotificationParams  # noqa: E402
+from mcp.shared.exceptions import McpError  # noqa: E402
+from mcp.types import (  # noqa: E402
+    CancelledNotification,
+    CancelledNotificationParams,
+    ClientNotification,
+    LoggingMessageNotificationParams,
+)
 
 from tests.integration.mcp_support import (  # noqa: E402
     ENV,
@@ -146,6 +152,17 @@ async def test_an_engine_failure_is_a_result_naming_the_image_and_the_server_goe
         assert not javascript.isError and "other" in text_of(javascript)
 
 
+async def test_the_sandbox_limit_is_a_result_saying_what_to_do(python_image: str) -> None:
+    async with stdio_session("--max-sessions", "1") as (session, _):
+        assert not (await session.call_tool("execute_code", {"code": "print(1)"})).isError
+        javascript = {"code": "console.log(2)", "language": "javascript"}
+        refused = await session.call_tool("execute_code", javascript)
+        assert refused.isError and "limit of 1 open sandboxes" in text_of(refused)
+        assert "reset_session" in text_of(refused)
+        await session.call_tool("reset_session", {})
+        assert "2" in text_of(await session.call_tool("execute_code", javascript))
+
+
 async def test_files_persist_between_calls_and_move_both_ways_within_bounds(python_image: str) -> None:
     async with stdio_session("--max-file-bytes", "1000") as (session, _):
         data = bytes(range(256))
@@ -220,6 +237,32 @@ async def test_output_and_progress_arrive_while_the_code_runs(python_image: str)
         assert not result.isError and "released" in text_of(result)
         assert "".join(stdout) == "waiting for go\nreleased\n"
         assert "stdout: waiting for go" in progress and "stdout: released" in progress
+
+
+async def test_a_cancelled_call_kills_the_run_and_the_sandbox_goes_on(python_image: str) -> None:
+    started = anyio.Event()
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        if "forever" in str(params.data):
+            started.set()
+
+    code = "open('kept.txt', 'w').write('yes')\nimport time\nprint('forever', flush=True)\ntime.sleep(3600)"
+    async with stdio_session(logging_callback=on_log) as (session, _):
+        with anyio.fail_after(GUARD):  # a run that was not killed would hold the sandbox for 300 s
+            async with anyio.create_task_group() as group:
+
+                async def doomed() -> None:
+                    with pytest.raises(McpError, match="Request cancelled"):
+                        await session.call_tool("execute_code", {"code": code, "timeout": 300})
+
+                group.start_soon(doomed)
+                await started.wait()
+                # What a client that gives up sends (the SDK's client has no call for it): the request to
+                # cancel is the session's second, after initialize (0).
+                cancel = CancelledNotification(params=CancelledNotificationParams(requestId=1, reason="gave up"))
+                await session.send_notification(ClientNotification(cancel))
+            after = await session.call_tool("execute_code", {"code": "print(open('kept.txt').read())"})
+        assert not after.isError and "yes" in text_of(after)
 
 
 async def test_a_client_that_asks_for_warnings_only_gets_no_output_logs(python_image: str) -> None:
@@ -418,3 +461,28 @@ async def test_stopping_the_server_mid_run_removes_every_sandbox(
         server.stop()
     assert "every sandbox was removed" in "".join(server.log)
     assert containers_of(docker_client, server.pid) == []
+
+
+@pytest.mark.slow
+def test_the_example_client_over_stdio_and_over_http(
+    http_servers: list[HttpServer], tmp_path: Any, python_image: str
+) -> None:
+    example = [sys.executable, str(ROOT / "examples" / "mcp_client.py")]
+    over_stdio = subprocess.run(example, cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=GUARD)
+    assert over_stdio.returncode == 0, over_stdio.stderr
+    assert "best month: May" in over_stdio.stdout and "node v" in over_stdio.stdout
+    assert "isError=True: exit code: 1" in over_stdio.stdout
+    assert (tmp_path / "sandbox_outputs" / "mcp-chart-0.png").read_bytes().startswith(b"\x89PNG")
+
+    server = HttpServer(env={"LLM_SANDBOX_MCP_TOKEN": "example-token"})
+    http_servers.append(server)
+    over_http = subprocess.run(
+        [*example, "--url", server.url],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**ENV, "LLM_SANDBOX_MCP_TOKEN": "example-token"},
+        timeout=GUARD,
+    )
+    assert over_http.returncode == 0, over_http.stderr
+    assert "best month: May" in over_http.stdout

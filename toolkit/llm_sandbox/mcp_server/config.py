@@ -241,8 +241,8 @@ _GROUPS: dict[str, list[_Option]] = {
                 "an HTTP client that stayed away that long is forgotten (default 600)", _positive(float), "S"),
         _Option("max_sessions", _own("max_sessions"), "sandboxes open at once, over all clients (default 8)",
                 _positive(int), "N"),
-        _Option("max_file_bytes", _own("max_file_bytes"), "largest file upload_file and download_file move "
-                "(default 10485760)", _positive(int), "BYTES"),
+        _Option("max_file_bytes", _own("max_file_bytes"), "largest file upload_file, download_file and a run's "
+                "results carry (default 10485760)", _positive(int), "BYTES"),
     ],
     "reporting": [
         _Option("progress_interval", _own("progress_interval"), "seconds between progress notifications "

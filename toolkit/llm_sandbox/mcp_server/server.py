@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, create_model
 from pydantic import ValidationError as ArgumentsError
 
 from llm_sandbox.agents import SessionManager
-from llm_sandbox.exceptions import MissingDependencyError, SandboxError
+from llm_sandbox.exceptions import MissingDependencyError, SandboxError, SessionLimitError
 from llm_sandbox.languages import get_language
 from llm_sandbox.mcp_server.config import ServerConfig
 from llm_sandbox.tools.descriptions import describe_run_tool
@@ -117,6 +117,13 @@ class SandboxServer:
                 return text_result(f"error: invalid arguments for {name}: {exc}", error=True)
             try:
                 return await tool.call(parsed, request.lifespan_context, request)
+            except SessionLimitError:
+                return text_result(
+                    f"error: this server's limit of {self.manager.max_sessions} open sandboxes is reached; try "
+                    "again later, call reset_session to close this session's, or ask its operator to raise "
+                    "--max-sessions",
+                    error=True,
+                )
             except SandboxError as exc:  # the engine, the image, the session limit: say what to do
                 logger.warning("%s failed for %s: %s", name, request.lifespan_context.key, exc)
                 return text_result(f"error: {exc}", error=True)
