@@ -24,6 +24,8 @@ import pytest
 pytestmark = pytest.mark.integration
 pytest.importorskip("mcp")
 
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.shared.exceptions import McpError  # noqa: E402
 from mcp.types import (  # noqa: E402
     CancelledNotification,
@@ -278,6 +280,34 @@ async def test_a_client_that_asks_for_warnings_only_gets_no_output_logs(python_i
         await session.set_logging_level("info")
         await session.call_tool("execute_code", {"code": "print('loud')"})
     assert [p.data for p in heard] == ["loud\n"]
+
+
+NOISY_SERVER = """
+import os, runpy, sys
+from llm_sandbox.tools.operations import SandboxOperations
+
+run_code = SandboxOperations.run_code
+
+def noisy(self, *args, **kwargs):
+    print("noise from a library")
+    os.system("echo noise from a child process")
+    return run_code(self, *args, **kwargs)
+
+SandboxOperations.run_code = noisy
+sys.argv = ["llm-sandbox-mcp"]
+runpy.run_module("llm_sandbox.mcp_server", run_name="__main__")
+"""
+
+
+async def test_stdout_carries_only_the_protocol(python_image: str, tmp_path: Any) -> None:
+    server = StdioServerParameters(command=sys.executable, args=["-c", NOISY_SERVER], env=ENV, cwd=str(ROOT))
+    with (tmp_path / "stderr").open("w+") as errlog:
+        async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            result = await session.call_tool("execute_code", {"code": "print('clean')"})
+            assert not result.isError and "clean" in text_of(result)
+    log = (tmp_path / "stderr").read_text()
+    assert "noise from a library" in log and "noise from a child process" in log
 
 
 async def test_a_client_that_disconnects_leaves_no_container(docker_client: Any, python_image: str) -> None:

@@ -423,9 +423,9 @@ class SandboxServer:
         network = "has network access" if manager.language_info().network else "has no network access"
         return (
             f"Runs code in isolated containers: {', '.join(manager.languages)} (default {manager.lang}). "
-            "Each client session has its own sandbox: files in its working directory persist between calls, "
-            f"variables do not; the code {network}. A sandbox unused for {self.config.idle_timeout:g} s is "
-            "removed, and so are a session's sandboxes when the session ends; reset_session starts over."
+            "Each client session has its own sandbox, whose files persist between its calls; the code "
+            f"{network}. A sandbox unused for {self.config.idle_timeout:g} s is removed, and so are a "
+            "session's sandboxes when the session ends; reset_session starts over."
         )
 
 
