@@ -94,9 +94,6 @@ class SandboxServer:
                 closed = await anyio.to_thread.run_sync(self.manager.close_session, client.key)
             logger.info("client session %s ended%s", client.key, "; its sandbox was removed" if closed else "")
 
-    def initialization_options(self) -> Any:
-        return self.server.create_initialization_options()
-
     # -- protocol handlers -------------------------------------------------------------------
     def _register(self) -> None:
         server = self.server
@@ -124,7 +121,7 @@ class SandboxServer:
                     "--max-sessions",
                     error=True,
                 )
-            except SandboxError as exc:  # the engine, the image, the session limit: say what to do
+            except SandboxError as exc:  # the engine, the image: the message says what to do
                 logger.warning("%s failed for %s: %s", name, request.lifespan_context.key, exc)
                 return text_result(f"error: {exc}", error=True)
             except Exception as exc:
