@@ -18,6 +18,7 @@ from llm_sandbox.engines.base import Engine
 from llm_sandbox.exceptions import MissingDependencyError, UnsupportedBackendError, ValidationError
 from llm_sandbox.sessions.micromamba import DEFAULT_ENVIRONMENT, DEFAULT_IMAGE, MicromambaEnvironment
 from llm_sandbox.sessions.session import Session
+from llm_sandbox.timeouts import check_timeout
 
 DEFAULT_READY_TIMEOUT = 180.0
 
@@ -159,7 +160,9 @@ class SandboxKubernetesSession(Session):
             )
         if kwargs.pop("commit_container", False):
             raise ValidationError("commit_container=True is not supported on Kubernetes")
-        self.pod_ready_timeout = float(kwargs.pop("pod_ready_timeout", DEFAULT_READY_TIMEOUT))
+        self.pod_ready_timeout = check_timeout(kwargs.pop("pod_ready_timeout", None), "pod_ready_timeout") or (
+            DEFAULT_READY_TIMEOUT
+        )
         self.installer_pod_manifest = copy.deepcopy(kwargs.pop("installer_pod_manifest", None) or {})
         if pod_manifest is not None and not isinstance(pod_manifest, dict):
             raise ValidationError("pod_manifest must be a dict (a parsed pod manifest)")

@@ -51,6 +51,7 @@ from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, read_artifacts
 from llm_sandbox.sessions.output import DEFAULT_MAX_OUTPUT_BYTES, OutputCollector
 from llm_sandbox.sessions.runner import OutputLimits, Runner
 from llm_sandbox.sessions.sandbox import Sandbox
+from llm_sandbox.timeouts import check_timeout
 
 logger = logging.getLogger("llm_sandbox")
 
@@ -132,18 +133,24 @@ class Session:
         self.workdir = workdir or DEFAULT_WORKDIR
         files.check_absolute(self.workdir, "workdir")
         self.security_policy = security_policy
-        self.default_timeout = default_timeout
-        self.execution_timeout = execution_timeout
-        self.session_timeout = session_timeout
-        self.install_timeout = install_timeout or DEFAULT_INSTALL_TIMEOUT
+        self.default_timeout = check_timeout(default_timeout, "default_timeout", none_means="300 s")
+        self.execution_timeout = check_timeout(
+            execution_timeout, "execution_timeout", none_means="default_timeout"
+        )
+        self.session_timeout = check_timeout(session_timeout, "session_timeout", none_means="no limit")
+        self.install_timeout = (
+            check_timeout(install_timeout, "install_timeout", none_means=f"{DEFAULT_INSTALL_TIMEOUT:g} s")
+            or DEFAULT_INSTALL_TIMEOUT
+        )
         self.encoding_errors = encoding_errors
         self.max_output_bytes = max_output_bytes
         self.outputs_dir = outputs_dir or f"{self.workdir.rstrip('/')}/outputs"
         self.skip_environment_setup = skip_environment_setup
-        self.initial_libraries = list(libraries or [])
+        self.initial_libraries = self.language.validate_libraries(list(_library_list(libraries)))
         self.runtime_configs = dict(runtime_configs or {})
         if "timeout" in self.runtime_configs:  # the reference accepts it here
-            self.execution_timeout = self.execution_timeout or float(self.runtime_configs.pop("timeout"))
+            timeout = check_timeout(self.runtime_configs.pop("timeout"), "runtime_configs['timeout']")
+            self.execution_timeout = self.execution_timeout or timeout
         self.command_wrapper = command_wrapper
         self.container_id: str | None = container_id
         self.attached = container_id is not None
@@ -452,11 +459,11 @@ class Session:
         return output
 
     def _timeout(self, explicit: float | None, specific: float | None) -> float:
-        for value in (explicit, specific, self.default_timeout):
+        """The first timeout given: ``explicit`` (checked here), ``specific``, ``default_timeout``, 300 s."""
+        for value in (check_timeout(explicit, "timeout", none_means="the session's timeout"), specific,
+                      self.default_timeout):  # fmt: skip
             if value is not None:
-                if value <= 0:
-                    raise ValidationError(f"timeout must be positive, got {value}")
-                return float(value)
+                return value
         return DEFAULT_EXECUTION_TIMEOUT
 
     def _wrapped(
@@ -544,7 +551,7 @@ class Session:
         into the session's packages volume, which the sandbox mounts read-only.
         """
         self._require_open()
-        libraries = list(libraries or [])
+        libraries = _library_list(libraries)
         if not libraries:
             return ConsoleOutput()
         if self.security_policy is not None:
@@ -607,6 +614,13 @@ class Session:
     def get_archive(self, path: str) -> tuple[bytes, dict]:
         """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``."""
         return files.get_archive(self._require_open().sandbox, path)
+
+
+def _library_list(libraries: Any) -> list[str]:
+    """``libraries`` as a list; a single string is refused rather than installed letter by letter."""
+    if isinstance(libraries, str | bytes):
+        raise ValidationError(f"libraries must be a list of names, e.g. [{libraries!r}], not a string")
+    return list(libraries or [])
 
 
 def _enable_verbose_logging() -> None:
