@@ -93,9 +93,10 @@ class Sandboxes:
         with self.manager.session(tab.key, lang) as sandbox:
             return sandbox.list_files(depth=3, limit=300)
 
-    def read_file(self, tab: TabState, lang: str, path: str) -> bytes:
+    def download(self, tab: TabState, lang: str, path: str, host_path: str) -> None:
+        """Copy a file of the tab's ``lang`` sandbox to ``host_path`` (streamed; bounded by ``max_copy_bytes``)."""
         with self.manager.session(tab.key, lang) as sandbox:
-            return sandbox.read_file(path)
+            sandbox.download(path, host_path)
 
     async def discard(self, tab: TabState) -> None:
         """Close the tab's sandboxes now (their files go with them)."""

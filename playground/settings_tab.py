@@ -8,6 +8,7 @@ import asyncio
 import os
 import posixpath
 import re
+import shutil
 from typing import Any
 
 from llm_sandbox.exceptions import SandboxError
@@ -95,15 +96,18 @@ class SettingsTab:
         lang = language or self.default_language
         if not any(info.language == lang for info in self.sandboxes.sessions(tab)):
             return None, f"No {lang} sandbox is open for this tab."
-        try:
-            data = self.sandboxes.read_file(tab, lang, path)
-        except (SandboxError, OSError, ValueError) as exc:
-            return None, f"Could not read {path}: {exc}"
         folder = tab.directory / f"download-{tab.next_number()}"
         folder.mkdir()
         target = folder / (posixpath.basename(path.rstrip("/")) or "file")
-        target.write_bytes(data)
-        return str(target), f"{path}: {human_size(len(data))}"
+        try:
+            self.sandboxes.download(tab, lang, path, str(target))
+        except (SandboxError, OSError, ValueError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None, f"Could not read {path}: {exc}"
+        if target.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            return None, f"{path} is a directory; download its files one by one."
+        return str(target), f"{path}: {human_size(target.stat().st_size)}"
 
     def _view(self, tab: TabState) -> tuple[str, list[list[Any]]]:
         """Markdown about the tab's live sandboxes, and the files of their working directories."""

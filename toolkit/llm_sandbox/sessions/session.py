@@ -112,6 +112,7 @@ class Session:
         skip_environment_setup: bool = False,
         encoding_errors: str = "replace",
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        max_copy_bytes: int = files.DEFAULT_MAX_COPY_BYTES,
         outputs_dir: str | None = None,
         install_timeout: float | None = None,
         libraries: list[str] | None = None,
@@ -144,6 +145,10 @@ class Session:
         )
         self.encoding_errors = encoding_errors
         self.max_output_bytes = max_output_bytes
+        if isinstance(max_copy_bytes, bool) or not isinstance(max_copy_bytes, int) or max_copy_bytes <= 0:
+            raise ValidationError(f"max_copy_bytes must be a positive number of bytes, got {max_copy_bytes!r}")
+        self.max_copy_bytes = max_copy_bytes
+        """What one copy out of the sandbox (``copy_from_runtime``, ``get_archive``) may bring to this machine."""
         self.outputs_dir = outputs_dir or f"{self.workdir.rstrip('/')}/outputs"
         self.skip_environment_setup = skip_environment_setup
         self.initial_libraries = self.language.validate_libraries(list(_library_list(libraries)))
@@ -608,12 +613,20 @@ class Session:
         files.copy_to(self._require_open().sandbox, src, dest)
 
     def copy_from_runtime(self, src: str, dest: str) -> None:
-        """Copy ``src`` (file or directory) from the sandbox to host path ``dest``, creating parents."""
-        files.copy_from(self._require_open().sandbox, src, dest)
+        """Copy ``src`` (file or directory) from the sandbox to host path ``dest``, creating parents.
+
+        A file lands as ``dest`` (or ``dest/<name>`` when ``dest`` is a directory); a directory always
+        lands as ``dest/<name>/...``, as with ``docker cp``. At most ``max_copy_bytes`` are brought over
+        (a ``ResourceError`` says so), streamed to disk as they arrive.
+        """
+        files.copy_from(self._require_open().sandbox, src, dest, self.max_copy_bytes)
 
     def get_archive(self, path: str) -> tuple[bytes, dict]:
-        """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``."""
-        return files.get_archive(self._require_open().sandbox, path)
+        """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``.
+
+        At most ``max_copy_bytes`` (it is returned in memory).
+        """
+        return files.get_archive(self._require_open().sandbox, path, self.max_copy_bytes)
 
 
 def _library_list(libraries: Any) -> list[str]:
