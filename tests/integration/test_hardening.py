@@ -285,3 +285,55 @@ def test_reading_a_huge_file_costs_the_host_what_the_model_sees(backend_name: st
     report = json.loads(measured.stdout.strip().splitlines()[-1])
     assert report["text"].startswith("/sandbox/big is a binary file") or "512.0 MB" in report["text"]
     assert report["grew_kib"] / 1024 < 32, f"reading raised this process's peak memory by {report['grew_kib']} KiB"
+
+
+# sessions dropped without close() (issue #15, item 11) ---------------------------------------------
+_DROPPED_SESSION = textwrap.dedent(
+    """
+    import gc, sys
+    from llm_sandbox import create_session
+    from llm_sandbox.contract import owner_label
+
+    print(owner_label(), flush=True)
+
+    def work(name):
+        session = create_session(sys.argv[1], lang="python")
+        session.open()
+        session.run("print('opened')")
+        raise RuntimeError(f"{name} failed")  # the session is never closed
+
+    try:
+        work("caught")  # the caller goes on
+    except RuntimeError:
+        pass
+    gc.collect()  # the session is garbage now, and collected
+    if sys.argv[2] == "uncaught":
+        work("uncaught")  # the interpreter exits with the session still referenced by the traceback
+    """
+)
+
+
+@pytest.mark.parametrize("ending", ["caught", "uncaught"])
+def test_a_session_dropped_without_close_leaves_no_container(backend_name: str, ending: str) -> None:
+    import docker
+
+    from llm_sandbox.contract import OWNER_LABEL
+
+    finished = subprocess.run(
+        [sys.executable, "-c", _DROPPED_SESSION, backend_name, ending],
+        capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT / "toolkit")},
+    )  # fmt: skip
+    if ending == "uncaught":
+        assert finished.returncode == 1 and "RuntimeError: uncaught failed" in finished.stderr
+    else:
+        assert finished.returncode == 0, finished.stderr
+    owner = finished.stdout.splitlines()[0]
+    if backend_name == "podman":
+        from llm_sandbox.engines.podman import connect
+
+        client = connect()
+    else:
+        client = docker.from_env()
+    label = {"label": f"{OWNER_LABEL}={owner}"}
+    assert client.api.containers(all=True, filters=label) == [], "the dropped session's container is still there"
+    assert not client.api.volumes(filters=label).get("Volumes"), "its packages volume is still there"

@@ -10,6 +10,7 @@ session of their kind connects.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -71,7 +72,8 @@ class SandboxDockerSession(Session):
         lang: str = SupportedLanguage.PYTHON,
         **kwargs: Any,
     ) -> None:
-        super().__init__(lambda: self.connect_engine(client), image, dockerfile, lang, **kwargs)
+        kind = type(self)  # not self: a dropped session is then freed at once, without a reference cycle
+        super().__init__(lambda: kind.connect_engine(client), image, dockerfile, lang, **kwargs)
 
 
 class SandboxPodmanSession(SandboxDockerSession):
@@ -177,7 +179,7 @@ class SandboxKubernetesSession(Session):
             runtime_configs["environment"] = {**environment, **self.env_vars}
         runtime_configs["pod_manifest"] = self.pod_manifest
         super().__init__(
-            lambda: _kubernetes_engine(client, self.kube_namespace, self.pod_ready_timeout),
+            functools.partial(_kubernetes_engine, client, self.kube_namespace, self.pod_ready_timeout),
             image,
             None,
             lang,

@@ -9,7 +9,6 @@ installation and artifacts. What an engine cannot do is checked once, here.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import threading
@@ -72,14 +71,36 @@ class CommandWrapper(Protocol):
         ...
 
 
-_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_sessions() -> None:
-    for session in list(_open_sessions):
+def _remove_sandbox(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+    """Remove a session's container, its packages volume and its built template, quietly."""
+    if container_id is not None:
         with contextlib.suppress(Exception):
-            session.close()
+            engine.remove(container_id)
+    with contextlib.suppress(Exception):
+        engine.remove_volume(volume)
+    if template is not None:
+        with contextlib.suppress(Exception):
+            engine.remove_image(template)
+
+
+def _remove_dropped(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+    """The finalizer of a session that was never closed: it was garbage-collected, or the interpreter exits.
+
+    On collection the removal runs in a thread of its own (never inside whatever code the garbage
+    collector interrupted, which may hold a lock of the engine's client); the thread is not a daemon,
+    so the interpreter waits for it before exiting. At exit (the main thread is done) it runs here.
+    """
+    args = (engine, container_id, volume, template)
+    if threading.main_thread().is_alive():
+        threading.Thread(target=_remove_sandbox, args=args, name="llm-sandbox-cleanup").start()
+    else:
+        _remove_sandbox(*args)
+
+
+def _expire_session(session: weakref.ref[Session]) -> None:
+    alive = session()
+    if alive is not None:
+        alive._expire()
 
 
 class Session:
@@ -174,6 +195,8 @@ class Session:
         self._closed = False
         self._expired = False
         self._session_timer: threading.Timer | None = None
+        self._finalizer: weakref.finalize | None = None
+        """Removes the container if this object is dropped without close() (see :meth:`_tie_to_life`)."""
         if verbose:
             _enable_verbose_logging()
 
@@ -216,6 +239,7 @@ class Session:
                     )
             else:
                 self.container_id = self._create_container()
+                self._tie_to_life()
             sandbox = Sandbox(
                 self.engine,
                 self.container_id,
@@ -231,9 +255,9 @@ class Session:
                     self._remove_container()
                     raise
             self._opened = True
-            _open_sessions.add(self)
             if self.session_timeout:
-                self._session_timer = threading.Timer(self.session_timeout, self._expire)
+                # A weak reference: a pending timer must not keep a dropped session alive.
+                self._session_timer = threading.Timer(self.session_timeout, _expire_session, (weakref.ref(self),))
                 self._session_timer.daemon = True
                 self._session_timer.start()
         try:
@@ -243,6 +267,17 @@ class Session:
             self.close()
             raise
         return self
+
+    def _tie_to_life(self) -> None:
+        """Remove the container with this object: a session dropped without close() leaves nothing behind.
+
+        ``weakref.finalize`` runs when the session is garbage-collected and at interpreter exit,
+        whichever comes first; close() runs it at once (and then it never runs again).
+        """
+        template = None if self.keep_template else self._built_template
+        self._finalizer = weakref.finalize(
+            self, _remove_dropped, self.engine, self.container_id, self.packages_volume, template
+        )
 
     def _check_capabilities(self) -> None:
         """What this session asks of its engine, checked once, before anything is created."""
@@ -305,7 +340,6 @@ class Session:
             self._closed = True
         if self._session_timer is not None:
             self._session_timer.cancel()
-        _open_sessions.discard(self)
         if self.container_id is None or self.attached:
             return
         try:
@@ -319,11 +353,9 @@ class Session:
     def _remove_container(self) -> None:
         if self._runner is not None:
             self._runner.closed = True
-        if self.container_id is not None:
-            with contextlib.suppress(Exception):
-                self.engine.remove(self.container_id)
-        self._remove_volume_quietly()
-        self._remove_template_quietly()
+        tied = self._finalizer.detach() if self._finalizer is not None else None
+        if tied is not None:
+            _remove_sandbox(*tied[2])
 
     def _remove_volume_quietly(self) -> None:
         with contextlib.suppress(Exception):
