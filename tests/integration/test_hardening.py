@@ -337,3 +337,101 @@ def test_a_session_dropped_without_close_leaves_no_container(backend_name: str, 
     label = {"label": f"{OWNER_LABEL}={owner}"}
     assert client.api.containers(all=True, filters=label) == [], "the dropped session's container is still there"
     assert not client.api.volumes(filters=label).get("Volumes"), "its packages volume is still there"
+
+
+# library names and the installer's network (issue #15, item 7) ---------------------------------------
+@pytest.fixture
+def loopback_server() -> Any:
+    """An HTTP service on this machine's loopback, standing for any host-only service (a database UI, an
+    admin API); it records every request it gets."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"host secret")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "name", ["http://127.0.0.1:{port}/x.whl", "git+http://127.0.0.1:{port}/r.git", "file:///etc", "./local", "-e ."]
+)
+def test_urls_and_paths_as_library_names_start_nothing(
+    make_session: Any, loopback_server: tuple[int, list[str]], name: str
+) -> None:
+    port, hits = loopback_server
+    session = make_session()
+    with pytest.raises(ValidationError, match="invalid library name"):
+        session.install([name.format(port=port)])
+    with pytest.raises(ValidationError, match="invalid library name"):
+        session.run("print(1)", libraries=[name.format(port=port)])
+    assert hits == []
+
+
+_INSTALLER_PROBE = """
+import json, socket, urllib.request
+seen = {{}}
+for url in ["http://127.0.0.1:{port}/proxied", "http://localhost:{port}/by-name", "http://127.0.0.1/port-80",
+            "http://169.254.169.254/latest/meta-data/", "http://{host_address}:{port}/own-address"]:
+    try:
+        seen[url] = urllib.request.urlopen(url, timeout=20).read().decode()
+    except Exception as exc:
+        seen[url] = "refused: " + str(exc)
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5)
+    seen["direct"] = "connected"
+except OSError as exc:
+    seen["direct"] = "refused: " + str(exc)
+print(json.dumps(seen))
+"""
+
+
+def _host_address() -> str:
+    """This machine's own non-loopback address (no traffic is sent to it: the proxy refuses it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("203.0.113.1", 9))  # UDP: picks the outgoing interface, sends nothing
+        return str(probe.getsockname()[0])
+
+
+def test_the_installer_cannot_reach_this_machine_but_reaches_the_package_index(
+    make_session: Any, loopback_server: tuple[int, list[str]]
+) -> None:
+    """The installer is the only container with a way out: through the library's filtering proxy only."""
+    import shlex
+
+    from llm_sandbox.sessions import installer
+
+    port, hits = loopback_server
+    session = make_session()
+    probe = _INSTALLER_PROBE.format(port=port, host_address=_host_address())
+    command = f"python3 -c {shlex.quote(probe)} && python3 -m pip download --no-deps -q -d /tmp/w six && ls /tmp/w"
+    output = installer.install(
+        session.engine, session._installer_spec(), command, sandbox=session.container_id,
+        timeout=300, copy_timeout=60, max_output_bytes=1 << 20,
+    )  # fmt: skip
+    assert output.exit_code == 0, output.stderr
+    seen = json.loads(output.stdout.splitlines()[0])
+    assert hits == [], f"the installer reached the host's loopback service: {seen}"
+    assert all(value.startswith("refused: ") for value in seen.values()), seen
+    assert "this machine's loopback" in seen[f"http://127.0.0.1:{port}/proxied"]
+    assert "link-local" in seen["http://169.254.169.254/latest/meta-data/"]
+    assert "an address of this machine" in seen[f"http://{_host_address()}:{port}/own-address"]
+    assert "Connection refused" in seen["direct"]  # its own loopback: nothing listens there
+    assert output.stdout.splitlines()[-1].startswith("six-"), output.stdout  # the package index works
+    result = session.run("import six; print(six.__name__)", libraries=["six"])
+    assert result.stdout == "six\n", result.stderr

@@ -236,8 +236,8 @@ def _extract(pipe: IO[bytes], staging: Path, path: str, name: str, limit: int) -
                 raise ValidationError(f"refusing to copy {path}: unexpected archive member {member.name!r}")
             if (member.issym() or member.islnk()) and not _inside(member, name):
                 raise ValidationError(
-                    f"refusing to copy {path}: the link {member.name!r} points outside the copied tree "
-                    f"({member.linkname!r})"
+                    f"refusing to copy {path}: unsafe archive member {member.name!r}, a link pointing outside "
+                    f"the copied tree ({member.linkname!r})"
                 )
             declared += member.size
             if declared > limit:
