@@ -5,6 +5,8 @@ The engine-side regression tests of the same hardening are in ``tests/integratio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from llm_sandbox import SandboxSession, ValidationError
@@ -109,3 +111,43 @@ def test_a_refused_library_given_at_open_starts_no_container() -> None:
     with pytest.raises(ValidationError, match="a list of names"):
         Session(engine, libraries="numpy")  # type: ignore[arg-type]
     assert engine.containers == {}
+
+
+# the playground's configuration (issue #15, item 10) -------------------------------------------------
+def test_the_playground_refuses_to_serve_beyond_loopback_without_a_login() -> None:
+    from playground.options import PlaygroundConfig
+
+    for host in ("0.0.0.0", "::", "192.0.2.10", "example.com", ""):
+        with pytest.raises(ValidationError, match="LLM_SANDBOX_PLAYGROUND_AUTH"):
+            PlaygroundConfig(host=host).check()
+        PlaygroundConfig(host=host, credentials=(("ada", "pw"),)).check()
+    for host in ("127.0.0.1", "127.0.0.2", "localhost", "::1"):
+        PlaygroundConfig(host=host).check()
+
+
+def test_the_playground_reads_logins_and_checks_its_caps(tmp_path: Path) -> None:
+    from playground.options import PlaygroundConfig, memory_bytes, read_credentials
+
+    logins = tmp_path / "logins"
+    logins.write_text("# who may log in\nada:correct horse\n\nbob:pw:with:colons\n")
+    assert read_credentials(str(logins), {"LLM_SANDBOX_PLAYGROUND_AUTH": "cy:pw"}) == (
+        ("ada", "correct horse"), ("bob", "pw:with:colons"), ("cy", "pw"),
+    )  # fmt: skip
+    logins.write_text("no-colon-here\n")
+    with pytest.raises(ValidationError, match="user:password"):
+        read_credentials(str(logins), {})
+    with pytest.raises(ValidationError, match="cannot read"):
+        read_credentials(str(tmp_path / "missing"), {})
+    assert memory_bytes("512m") == 512 * 2**20 and memory_bytes("1.5G") == 3 * 2**29 and memory_bytes("2gb") == 2**31
+    for bad in ("lots", "-1g", "1t", ""):
+        with pytest.raises(ValidationError):
+            memory_bytes(bad)
+    for options, problem in (
+        ({"memory": "8g", "max_memory": "4g"}, "above --max-memory"),
+        ({"cpus": 4.0, "max_cpus": 2.0}, "at most --max-cpus"),
+        ({"timeout": 900.0, "max_timeout": 600.0}, "above --max-timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"max_sessions_per_visitor": 0}, "at least 1"),
+    ):
+        with pytest.raises(ValidationError, match=problem):
+            PlaygroundConfig(**options).check()

@@ -111,8 +111,12 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
     def validate_libraries(self, libraries: list[str]) -> list[str]:
         """Refuse anything but the language's package names (``config.library_pattern``); returns the list.
 
+        ``LibraryInstallationNotSupportedError`` when the language installs no libraries at all.
+
         URLs, paths, VCS references (``git+...``), options and shell syntax never reach a package manager.
         """
+        if libraries and not (self.config.is_support_library_installation and self.config.install_command):
+            raise LibraryInstallationNotSupportedError(self.name, self.config.library_unsupported_reason)
         pattern = re.compile(self.config.library_pattern)
         for library in libraries:
             if (
@@ -134,9 +138,8 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
     def get_library_installation_command(self, libraries: list[str] | str) -> str:
         if isinstance(libraries, str):
             libraries = [libraries]
-        if not self.config.is_support_library_installation or not self.config.install_command:
-            raise LibraryInstallationNotSupportedError(self.name, self.config.library_unsupported_reason)
         self.validate_libraries(libraries)
+        assert self.config.install_command is not None  # validate_libraries refused languages without one
         return self.config.install_command.format(libraries=" ".join(shlex.quote(x) for x in libraries))
 
 

@@ -237,7 +237,7 @@ class EgressProxy:
                 self._reply(client, 403, f"llm-sandbox: {destination} is not reachable from the installer: {exc}")
                 return
             except OSError as exc:
-                self._reply(client, 502, f"cannot reach {destination}: {_go_words(exc)}")
+                self._reply(client, 502, f"cannot reach {destination}: {_failure_words(exc)}")
                 return
             self._track(upstream)
             if method == "CONNECT":
@@ -266,9 +266,9 @@ class EgressProxy:
         try:
             addresses = [str(info[4][0]) for info in socket.getaddrinfo(destination.host, destination.port,
                                                                    type=socket.SOCK_STREAM)]  # fmt: skip
-        except socket.gaierror:
-            if not via_upstream:
-                raise OSError(f"no such host {destination.host}") from None
+        except socket.gaierror as exc:
+            if not via_upstream:  # in the words Go, RubyGems and the installer script recognise
+                raise OSError(f"no such host {destination.host} (getaddrinfo: {exc.strerror})") from None
             addresses = []  # the upstream proxy resolves it
         if not configured:
             for address in addresses:
@@ -381,8 +381,8 @@ def _relay(client: socket.socket, upstream: socket.socket) -> None:
     other.join()
 
 
-def _go_words(error: OSError) -> str:
-    """A connection error in the words Go and the installer script recognise (``no such host``...)."""
+def _failure_words(error: OSError) -> str:
+    """A connection error in the words Go, RubyGems and the installer script recognise (``no such host``...)."""
     text = str(error)
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
