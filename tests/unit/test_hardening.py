@@ -151,3 +151,78 @@ def test_the_playground_reads_logins_and_checks_its_caps(tmp_path: Path) -> None
     ):
         with pytest.raises(ValidationError, match=problem):
             PlaygroundConfig(**options).check()
+
+
+# the installer's filtering proxy (issue #15, item 7), over its real Unix socket -----------------------
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("127.0.0.1", "loopback"), ("127.8.9.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+        ("2002:7f00:1::", "loopback"), ("64:ff9b::7f00:1", "loopback"), ("0.0.0.0", "0.0.0.0/8"),
+        ("169.254.169.254", "169.254.0.0/16"), ("10.1.2.3", "10.0.0.0/8"), ("172.20.0.1", "172.16.0.0/12"),
+        ("192.168.1.1", "192.168.0.0/16"), ("100.64.0.1", "100.64.0.0/10"), ("fd00::1", "fc00::/7"),
+        ("fe80::1", "fe80::/10"), ("224.0.0.1", "224.0.0.0/4"), ("240.0.0.1", "240.0.0.0/4"),
+    ],
+)  # fmt: skip
+def test_forbidden_addresses(address: str, why: str) -> None:
+    from llm_sandbox.sessions.egress import forbidden_address
+
+    assert why in (forbidden_address(address) or "")
+
+
+def test_public_and_documentation_addresses_are_allowed() -> None:
+    from llm_sandbox.sessions.egress import forbidden_address
+
+    for address in ("8.8.8.8", "151.101.0.223", "203.0.113.80", "2606:4700::1111"):
+        assert forbidden_address(address) is None
+
+
+def _ask(proxy_path: str, request: bytes) -> bytes:
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(proxy_path)
+        client.sendall(request)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_the_proxy_refuses_this_machine_and_serves_configured_indexes() -> None:
+    import http.server
+    import threading
+
+    from llm_sandbox.sessions.egress import EgressProxy, configured_endpoints
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"index")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    index = f"http://localhost:{port}/simple"
+    assert {str(e) for e in configured_endpoints({"PIP_INDEX_URL": index, "NO_PROXY": "x"})} == {f"localhost:{port}"}
+    try:
+        with EgressProxy.for_host({"PIP_INDEX_URL": index}) as proxy:
+            served = _ask(proxy.path, f"GET http://127.0.0.1:{port}/simple/six/ HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert served.startswith(b"HTTP/1.0 200") and served.endswith(b"index")  # a configured index
+            for target in (f"127.0.0.1:{port + 1}", "127.0.0.1:443", "[::1]:443", "2130706433:443", "localhost:80",
+                           "169.254.169.254:80", "10.0.0.1:443", "0:443"):  # fmt: skip
+                answer = _ask(proxy.path, f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+                assert answer.startswith(b"HTTP/1.1 403 llm-sandbox: "), (target, answer)
+            plain = _ask(proxy.path, b"GET http://127.0.0.1/latest HTTP/1.1\r\n\r\n")
+            assert plain.startswith(b"HTTP/1.1 403") and b"this machine's loopback" in plain
+            assert _ask(proxy.path, b"GET /relative HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400")
+            assert len(proxy.refused) == 9
+    finally:
+        server.shutdown()
+        server.server_close()

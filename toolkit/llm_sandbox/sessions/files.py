@@ -37,8 +37,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from llm_sandbox.contract import SANDBOX_UID
-from llm_sandbox.engines.base import STDOUT
-from llm_sandbox.exceptions import ContainerError, ResourceError, ValidationError
+from llm_sandbox.engines.base import STDOUT, ExecDeadlineExceeded
+from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxTimeoutError, ValidationError
 from llm_sandbox.sessions.sandbox import Sandbox
 
 DEFAULT_MAX_COPY_BYTES = 512 * 1024 * 1024
@@ -135,13 +135,19 @@ def _stream_tar(sandbox: Sandbox, path: str, target: PurePosixPath, write: Calla
             raise _too_large(path, limit)
         write(chunk)
 
-    code = sandbox.engine.exec(
-        sandbox.container_id,
-        ["sh", "-c", script, str(target.parent), target.name],
-        user=sandbox.user,
-        on_output=on_output,
-        deadline=time.monotonic() + sandbox.timeout,
-    )
+    try:
+        code = sandbox.engine.exec(
+            sandbox.container_id,
+            ["sh", "-c", script, str(target.parent), target.name],
+            user=sandbox.user,
+            on_output=on_output,
+            deadline=time.monotonic() + sandbox.timeout,
+        )
+    except ExecDeadlineExceeded:
+        raise SandboxTimeoutError(
+            f"copying {path} out of the sandbox took longer than {sandbox.timeout:g}s (the session's default_timeout)",
+            timeout_duration=sandbox.timeout,
+        ) from None
     if code == _NOT_FOUND:
         raise FileNotFoundError(f"{path} does not exist in the sandbox")
     if code != 0:
