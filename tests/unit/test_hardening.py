@@ -226,3 +226,20 @@ def test_the_proxy_refuses_this_machine_and_serves_configured_indexes() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_engine_without_host_binds_says_its_installer_is_not_confined() -> None:
+    """Stands for Kubernetes (the fake engine: no cluster can run here); the proxy needs a bind-mounted socket."""
+    from llm_sandbox.engines.base import Capabilities
+    from llm_sandbox.engines.fake import ExecCall, ExecReply
+    from llm_sandbox.exceptions import PackageManagerError
+
+    def handler(call: ExecCall) -> ExecReply:
+        failing = "pip install" in " ".join(call.argv)
+        return ExecReply(exit_code=1, stderr=b"no index answers") if failing else ExecReply()
+
+    engine = FakeEngine(handler, capabilities=Capabilities(host_binds=False, shared_volumes=False))
+    with Session(engine) as session, pytest.raises(PackageManagerError, match="cannot be given the filtering proxy"):
+        session.install(["six"])
+    installer = next(spec for spec in engine.created if spec.labels.get("llm-sandbox.role") == "installer")
+    assert "network_mode" not in installer.options and not installer.binds

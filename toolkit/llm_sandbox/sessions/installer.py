@@ -118,7 +118,15 @@ def install(
             spec = dataclasses.replace(spec, binds={**spec.binds, proxy.path: EGRESS_SOCKET_IN_CONTAINER})
         output = _install(engine, spec, command, proxy, sandbox=sandbox, timeout=timeout,
                           copy_timeout=copy_timeout, max_output_bytes=max_output_bytes)  # fmt: skip
-        if proxy is not None and proxy.refused and not output.success():
+        if output.success():
+            return output
+        if proxy is None:
+            output.stderr += (
+                f"\n[llm-sandbox] on {engine.name} the installer cannot be given the filtering proxy (no host "
+                "binds): it uses the network its container or pod has, limited only by the engine's own "
+                "policies (on Kubernetes, the namespace's NetworkPolicies: docs/kubernetes.md)."
+            )
+        elif proxy.refused:
             refused = "; ".join(dict.fromkeys(proxy.refused))
             output.stderr += (
                 f"\n[llm-sandbox] the installer's network refused: {refused}. The installer reaches only "
