@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
-import io
-import tarfile
+import shlex
 import threading
 import time
 import uuid
@@ -147,21 +146,6 @@ class FakeSession:
     def copy_to_runtime(self, src: str, dest: str) -> None:
         self.files[dest] = Path(src).read_bytes()
 
-    def get_archive(self, path: str) -> tuple[bytes, dict]:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            if path in self.files:
-                info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
-                info.size = len(self.files[path])
-                archive.addfile(info, io.BytesIO(self.files[path]))
-            elif any(name.startswith(path.rstrip("/") + "/") for name in self.files):
-                info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            else:
-                raise FileNotFoundError(f"{path} does not exist in the sandbox")
-        return buffer.getvalue(), {}
-
     def execute_command(
         self,
         command: str,
@@ -170,6 +154,14 @@ class FakeSession:
         on_stderr: Any = None,
         timeout: Any = None,
     ) -> ConsoleOutput:
+        if "llm-sandbox-read" in command:  # ManagedSession.read_file: the size, then base64 of the start
+            path, max_bytes = shlex.split(command)[-2:]
+            if path in self.files:
+                data = self.files[path]
+                head = base64.b64encode(data[: int(max_bytes)]).decode()
+                return ConsoleOutput(exit_code=0, stdout=f"{len(data)}\n{head}")
+            is_dir = any(name.startswith(path.rstrip("/") + "/") for name in self.files)
+            return ConsoleOutput(exit_code=45 if is_dir else 44)
         lines = [f"f\t{len(data)}\t{path}" for path, data in sorted(self.files.items())]
         return ConsoleOutput(exit_code=0, stdout="\n".join(lines) + "\n")
 

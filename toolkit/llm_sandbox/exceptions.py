@@ -14,6 +14,7 @@ and never reach users raw::
     │   └── SessionClosedError          closed, or its session_timeout expired
     ├── SandboxTimeoutError             the processes were killed; the session stays usable
     ├── ResourceError                   a limit was reached
+    │   ├── ArtifactLimitError          a run's plots and files exceed what the host takes back
     │   └── SessionLimitError           a SessionManager's max_sessions
     ├── ManagerClosedError
     ├── ValidationError (ValueError)    bad input: paths, names, options
@@ -87,6 +88,22 @@ class SandboxTimeoutError(SandboxError):
 
 class ResourceError(SandboxError):
     """A resource limit was hit or a resource could not be allocated."""
+
+
+class ArtifactLimitError(ResourceError):
+    """The artifacts of a run (its plots and output files together) exceed the host-side limit.
+
+    Its own type, so that nothing else (an ``OverflowError`` from a socket, say)
+    is ever taken for it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"the artifacts of this run exceed {limit // 2**20} MiB in total; write fewer or smaller files "
+            "to the outputs directory (large files are best fetched with copy_from_runtime from another "
+            "directory)"
+        )
 
 
 class SessionLimitError(ResourceError):

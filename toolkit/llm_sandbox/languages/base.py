@@ -14,11 +14,9 @@ from typing import Any
 
 from llm_sandbox.exceptions import LibraryInstallationNotSupportedError, ValidationError
 
-# pip/npm/gem/R/Go/Debian package specs: a name, optional scope or path, optional version constraint.
-# No whitespace, quotes, shell metacharacters or leading dashes (which would be options).
-_SAFE_LIBRARY = re.compile(
-    r"^(?!-)[A-Za-z0-9@._/+:~\[\],-]+(?:(?:==|>=|<=|~=|!=|>|<|@)[A-Za-z0-9._*+!,-]+)?$"
-)
+GENERIC_LIBRARY = r"[A-Za-z0-9][A-Za-z0-9._+-]*(?:==[A-Za-z0-9][A-Za-z0-9._+-]*)?"
+"""A package name with an optional ``==version``: what a language without its own rule accepts."""
+MAX_LIBRARY_NAME = 256
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,11 @@ class LanguageConfig:
     exec_tmp: bool = False
     """The language builds programs under ``/tmp`` and runs them (compiled languages): its sandboxes
     mount ``/tmp`` without ``noexec``. Interpreted languages keep the default ``noexec``."""
+    library_pattern: str = GENERIC_LIBRARY
+    """A regular expression the whole of each library name must match (its package manager's names,
+    an optional version): never a URL, a path, an option or shell syntax."""
+    library_example: str = "a package name, optionally with ==version"
+    """What the error says a library name looks like."""
 
     @property
     def default_image(self) -> str:
@@ -106,12 +109,24 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
         return " && ".join(self.get_execution_commands())
 
     def validate_libraries(self, libraries: list[str]) -> list[str]:
-        """Refuse anything that is not a plain package spec; returns the list unchanged."""
+        """Refuse anything but the language's package names (``config.library_pattern``); returns the list.
+
+        ``LibraryInstallationNotSupportedError`` when the language installs no libraries at all.
+
+        URLs, paths, VCS references (``git+...``), options and shell syntax never reach a package manager.
+        """
+        if libraries and not (self.config.is_support_library_installation and self.config.install_command):
+            raise LibraryInstallationNotSupportedError(self.name, self.config.library_unsupported_reason)
+        pattern = re.compile(self.config.library_pattern)
         for library in libraries:
-            if not isinstance(library, str) or not _SAFE_LIBRARY.match(library):
+            if (
+                not isinstance(library, str)
+                or len(library) > MAX_LIBRARY_NAME
+                or not pattern.fullmatch(library)
+            ):
                 raise ValidationError(
-                    f"invalid library name {library!r}: use a plain package name, optionally with a "
-                    "version (e.g. 'numpy' or 'numpy==2.1.0'); shell syntax is never run"
+                    f"invalid library name {library!r} for {self.name}: use {self.config.library_example}; "
+                    "URLs, paths, options and shell syntax are refused (nothing is installed)"
                 )
         return libraries
 
@@ -123,9 +138,8 @@ class AbstractLanguageHandler(ABC):  # noqa: B024 - hooks all have defaults; sub
     def get_library_installation_command(self, libraries: list[str] | str) -> str:
         if isinstance(libraries, str):
             libraries = [libraries]
-        if not self.config.is_support_library_installation or not self.config.install_command:
-            raise LibraryInstallationNotSupportedError(self.name, self.config.library_unsupported_reason)
         self.validate_libraries(libraries)
+        assert self.config.install_command is not None  # validate_libraries refused languages without one
         return self.config.install_command.format(libraries=" ".join(shlex.quote(x) for x in libraries))
 
 

@@ -29,6 +29,26 @@ PACKAGES = "/opt/sandbox-packages"
 DEB_ROOT = f"{PACKAGES}/deb/root"
 DEB_LIB = f"{PACKAGES}/deb/lib"  # symlink made by install.sh: root/usr/lib/<multiarch>
 
+# Library names per package manager (matched whole; see LanguageConfig.library_pattern). Only names and
+# version constraints: a URL, path, VCS reference, alias, option or shell syntax never reaches an installer.
+_PEP508_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PEP440_CLAUSE = r"(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9][A-Za-z0-9.*+!_-]*"
+PIP_LIBRARY = (
+    rf"{_PEP508_NAME} *(?:\[ *{_PEP508_NAME}(?: *, *{_PEP508_NAME})* *\])?"
+    rf" *(?:{_PEP440_CLAUSE}(?: *, *{_PEP440_CLAUSE})*)?"
+)
+"""A PEP 508 name with extras and version clauses (``pandas[excel]>=2,<3``); no ``name @ URL``, no markers."""
+NPM_LIBRARY = r"(?:@[a-z0-9~][a-z0-9._~-]*/)?[A-Za-z0-9~][A-Za-z0-9._~-]*(?:@[A-Za-z0-9.^~<>=*|+ -]+)?"
+"""An npm name, scoped or not, with a version, range or tag (``@types/node@^20``); no ``user/repo``,
+``git+``, ``file:``, ``npm:`` aliases or URLs (they need ``/`` or ``:``)."""
+GEM_LIBRARY = r"[A-Za-z0-9][A-Za-z0-9._-]*(?:==[0-9][A-Za-z0-9.]*)?"
+CRAN_LIBRARY = r"[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|r-[a-z0-9][a-z0-9+.-]+"
+"""A CRAN package name (installed from Debian's ``r-cran-<name>``), or a Debian ``r-*`` package."""
+DEBIAN_LIBRARY = r"[a-z0-9][a-z0-9+.-]+"
+_GO_ELEMENT = r"[A-Za-z0-9_~+-]+(?:\.[A-Za-z0-9_~+-]+)*"
+GO_LIBRARY = rf"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/{_GO_ELEMENT})*(?:(?:@|==)[A-Za-z0-9][A-Za-z0-9_.+-]*)?"
+"""A Go module path (its first element a domain name) with an optional ``@version``."""
+
 
 def _install_script(mode: str) -> str:
     """``install_command`` running ``runtime/install.sh`` in ``mode`` (braces escaped for ``str.format``)."""
@@ -53,6 +73,8 @@ PYTHON = LanguageConfig(
         "python3 -m pip install --user --only-binary=:all: --no-warn-script-location "
         "--progress-bar off --quiet {libraries}"
     ),
+    library_pattern=PIP_LIBRARY,
+    library_example="a PyPI name with optional extras and version (numpy, numpy==2.1.0, pandas[excel]>=2)",
     plot_detection=PlotDetectionConfig(
         libraries=("matplotlib", "seaborn", "plotly"),
         environment={"MPLBACKEND": "module://llm_sandbox_mpl", "PYTHONPATH": "/opt/llm-sandbox"},
@@ -65,7 +87,7 @@ PYTHON = LanguageConfig(
 # JavaScript (Node.js)
 # ---------------------------------------------------------------------------------------------
 _ESM = re.compile(
-    r"^\s*(?:import\s*[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{))", re.M
+    r"^ *(?:import *[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{))", re.M
 )
 
 JAVASCRIPT = LanguageConfig(
@@ -84,6 +106,8 @@ JAVASCRIPT = LanguageConfig(
         'npm install --prefix "$LLM_SANDBOX_PACKAGES/node" --ignore-scripts --no-audit --no-fund '
         "--no-update-notifier --no-package-lock --loglevel=error {libraries}"
     ),
+    library_pattern=NPM_LIBRARY,
+    library_example="an npm package name, optionally scoped and versioned (lodash, lodash@4.17.21, @types/node@^20)",
 )
 
 
@@ -156,6 +180,8 @@ CPP = LanguageConfig(
     ],
     package_manager="apt",
     install_command=_install_script("deb"),
+    library_pattern=DEBIAN_LIBRARY,
+    library_example="a Debian package name (libfmt-dev, or fmt for libfmt-dev); the version is Debian's",
     environment={
         "CPATH": f"{DEB_ROOT}/usr/include:{PACKAGES}/deb/include-arch",
         "LIBRARY_PATH": f"{DEB_LIB}:{DEB_ROOT}/usr/lib",
@@ -194,6 +220,8 @@ GO = LanguageConfig(
     ],
     package_manager="go",
     install_command=_install_script("go"),
+    library_pattern=GO_LIBRARY,
+    library_example="a Go module path, optionally with @version (github.com/google/uuid@v1.6.0)",
     # GOCACHE (/tmp, kept between the runs of a session), GOPATH and GOPROXY=off are set in the image.
     exec_tmp=True,
 )
@@ -209,6 +237,8 @@ RUBY = LanguageConfig(
     execution_commands=["exec ruby {file}"],
     package_manager="gem",
     install_command=_install_script("gem"),
+    library_pattern=GEM_LIBRARY,
+    library_example="a gem name, optionally with ==version (rainbow, rainbow==3.1.1)",
     # Gems, and Debian's ruby-* packages (used when no gem source answers), are found in GEM_HOME
     # (set in the image); older Debian packages through RUBYLIB, their system libraries in deb/lib.
     environment={"RUBYLIB": f"{DEB_ROOT}/usr/lib/ruby/vendor_ruby", "LD_LIBRARY_PATH": DEB_LIB},
@@ -225,6 +255,8 @@ R = LanguageConfig(
     execution_commands=["exec Rscript {file}"],
     package_manager="apt (r-cran-*)",
     install_command=_install_script("r"),
+    library_pattern=CRAN_LIBRARY,
+    library_example="a CRAN package name (data.table, jsonlite); the version is Debian's r-cran-* package",
     # R_LIBS_USER (image) holds the installed packages; their system libraries are in deb/lib.
     # Fontconfig (cairo plots) needs a writable cache; HOME is read-only.
     environment={"LD_LIBRARY_PATH": DEB_LIB, "XDG_CACHE_HOME": "/tmp/.cache"},

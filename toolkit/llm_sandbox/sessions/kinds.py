@@ -10,6 +10,7 @@ session of their kind connects.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from llm_sandbox.engines.base import Engine
 from llm_sandbox.exceptions import MissingDependencyError, UnsupportedBackendError, ValidationError
 from llm_sandbox.sessions.micromamba import DEFAULT_ENVIRONMENT, DEFAULT_IMAGE, MicromambaEnvironment
 from llm_sandbox.sessions.session import Session
+from llm_sandbox.timeouts import check_timeout
 
 DEFAULT_READY_TIMEOUT = 180.0
 
@@ -70,7 +72,8 @@ class SandboxDockerSession(Session):
         lang: str = SupportedLanguage.PYTHON,
         **kwargs: Any,
     ) -> None:
-        super().__init__(lambda: self.connect_engine(client), image, dockerfile, lang, **kwargs)
+        kind = type(self)  # not self: a dropped session is then freed at once, without a reference cycle
+        super().__init__(lambda: kind.connect_engine(client), image, dockerfile, lang, **kwargs)
 
 
 class SandboxPodmanSession(SandboxDockerSession):
@@ -159,7 +162,9 @@ class SandboxKubernetesSession(Session):
             )
         if kwargs.pop("commit_container", False):
             raise ValidationError("commit_container=True is not supported on Kubernetes")
-        self.pod_ready_timeout = float(kwargs.pop("pod_ready_timeout", DEFAULT_READY_TIMEOUT))
+        self.pod_ready_timeout = check_timeout(kwargs.pop("pod_ready_timeout", None), "pod_ready_timeout") or (
+            DEFAULT_READY_TIMEOUT
+        )
         self.installer_pod_manifest = copy.deepcopy(kwargs.pop("installer_pod_manifest", None) or {})
         if pod_manifest is not None and not isinstance(pod_manifest, dict):
             raise ValidationError("pod_manifest must be a dict (a parsed pod manifest)")
@@ -174,7 +179,7 @@ class SandboxKubernetesSession(Session):
             runtime_configs["environment"] = {**environment, **self.env_vars}
         runtime_configs["pod_manifest"] = self.pod_manifest
         super().__init__(
-            lambda: _kubernetes_engine(client, self.kube_namespace, self.pod_ready_timeout),
+            functools.partial(_kubernetes_engine, client, self.kube_namespace, self.pod_ready_timeout),
             image,
             None,
             lang,

@@ -6,6 +6,7 @@ import codecs
 from collections.abc import Callable
 
 from llm_sandbox.engines.base import STDERR, STDOUT
+from llm_sandbox.exceptions import ArtifactLimitError
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 TRUNCATION_NOTICE = "\n[llm-sandbox: output truncated; kept the first {kept} of {total} bytes]\n"
@@ -86,7 +87,7 @@ class OutputCollector:
             return
         if self.trailer is not None:
             if len(self.trailer) + len(chunk) > self.trailer_limit:
-                raise OverflowError("artifacts larger than the trailer limit")
+                raise ArtifactLimitError(self.trailer_limit)
             self.trailer += chunk
             return
         data = self._held + chunk

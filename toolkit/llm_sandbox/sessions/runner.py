@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from llm_sandbox.contract import RUN_ROOT, runtime_file
 from llm_sandbox.engines.base import ExecDeadlineExceeded
-from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxTimeoutError
+from llm_sandbox.exceptions import ContainerError, SandboxTimeoutError
 from llm_sandbox.sessions.output import OutputCollector
 from llm_sandbox.sessions.sandbox import Sandbox
 
@@ -33,7 +33,7 @@ logger = logging.getLogger("llm_sandbox")
 KILL_TIMEOUT = 15.0
 KILL_ATTEMPTS = 3
 MAX_TRAILER_BYTES = 256 * 1024 * 1024
-"""All artifacts of one run together; more is a ``ResourceError``."""
+"""All artifacts of one run together; more is an ``ArtifactLimitError``."""
 
 _RUN_SH = runtime_file("run.sh")
 _KILL_SH = runtime_file("kill.sh")
@@ -123,13 +123,6 @@ class Runner:
                     f"{what} ran longer than its timeout of {timeout:g}s and was killed "
                     "(with every process it started); the session is still usable",
                     timeout_duration=timeout,
-                ) from None
-            except OverflowError:
-                self._stop(run)
-                raise ResourceError(
-                    f"the artifacts of this run exceed {MAX_TRAILER_BYTES // 2**20} MiB in total; "
-                    "write fewer or smaller files to the outputs directory (large files are best "
-                    "fetched with copy_from_runtime from another directory)"
                 ) from None
             except BaseException:
                 self._stop(run)

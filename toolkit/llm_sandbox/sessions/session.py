@@ -9,7 +9,6 @@ installation and artifacts. What an engine cannot do is checked once, here.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import threading
@@ -51,6 +50,7 @@ from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, read_artifacts
 from llm_sandbox.sessions.output import DEFAULT_MAX_OUTPUT_BYTES, OutputCollector
 from llm_sandbox.sessions.runner import OutputLimits, Runner
 from llm_sandbox.sessions.sandbox import Sandbox
+from llm_sandbox.timeouts import check_timeout
 
 logger = logging.getLogger("llm_sandbox")
 
@@ -71,14 +71,36 @@ class CommandWrapper(Protocol):
         ...
 
 
-_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_sessions() -> None:
-    for session in list(_open_sessions):
+def _remove_sandbox(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+    """Remove a session's container, its packages volume and its built template, quietly."""
+    if container_id is not None:
         with contextlib.suppress(Exception):
-            session.close()
+            engine.remove(container_id)
+    with contextlib.suppress(Exception):
+        engine.remove_volume(volume)
+    if template is not None:
+        with contextlib.suppress(Exception):
+            engine.remove_image(template)
+
+
+def _remove_dropped(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+    """The finalizer of a session that was never closed: it was garbage-collected, or the interpreter exits.
+
+    On collection the removal runs in a thread of its own (never inside whatever code the garbage
+    collector interrupted, which may hold a lock of the engine's client); the thread is not a daemon,
+    so the interpreter waits for it before exiting. At exit (the main thread is done) it runs here.
+    """
+    args = (engine, container_id, volume, template)
+    if threading.main_thread().is_alive():
+        threading.Thread(target=_remove_sandbox, args=args, name="llm-sandbox-cleanup").start()
+    else:
+        _remove_sandbox(*args)
+
+
+def _expire_session(session: weakref.ref[Session]) -> None:
+    alive = session()
+    if alive is not None:
+        alive._expire()
 
 
 class Session:
@@ -111,6 +133,7 @@ class Session:
         skip_environment_setup: bool = False,
         encoding_errors: str = "replace",
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        max_copy_bytes: int = files.DEFAULT_MAX_COPY_BYTES,
         outputs_dir: str | None = None,
         install_timeout: float | None = None,
         libraries: list[str] | None = None,
@@ -132,18 +155,28 @@ class Session:
         self.workdir = workdir or DEFAULT_WORKDIR
         files.check_absolute(self.workdir, "workdir")
         self.security_policy = security_policy
-        self.default_timeout = default_timeout
-        self.execution_timeout = execution_timeout
-        self.session_timeout = session_timeout
-        self.install_timeout = install_timeout or DEFAULT_INSTALL_TIMEOUT
+        self.default_timeout = check_timeout(default_timeout, "default_timeout", none_means="300 s")
+        self.execution_timeout = check_timeout(
+            execution_timeout, "execution_timeout", none_means="default_timeout"
+        )
+        self.session_timeout = check_timeout(session_timeout, "session_timeout", none_means="no limit")
+        self.install_timeout = (
+            check_timeout(install_timeout, "install_timeout", none_means=f"{DEFAULT_INSTALL_TIMEOUT:g} s")
+            or DEFAULT_INSTALL_TIMEOUT
+        )
         self.encoding_errors = encoding_errors
         self.max_output_bytes = max_output_bytes
+        if isinstance(max_copy_bytes, bool) or not isinstance(max_copy_bytes, int) or max_copy_bytes <= 0:
+            raise ValidationError(f"max_copy_bytes must be a positive number of bytes, got {max_copy_bytes!r}")
+        self.max_copy_bytes = max_copy_bytes
+        """What one copy out of the sandbox (``copy_from_runtime``, ``get_archive``) may bring to this machine."""
         self.outputs_dir = outputs_dir or f"{self.workdir.rstrip('/')}/outputs"
         self.skip_environment_setup = skip_environment_setup
-        self.initial_libraries = list(libraries or [])
+        self.initial_libraries = self.language.validate_libraries(list(_library_list(libraries)))
         self.runtime_configs = dict(runtime_configs or {})
         if "timeout" in self.runtime_configs:  # the reference accepts it here
-            self.execution_timeout = self.execution_timeout or float(self.runtime_configs.pop("timeout"))
+            timeout = check_timeout(self.runtime_configs.pop("timeout"), "runtime_configs['timeout']")
+            self.execution_timeout = self.execution_timeout or timeout
         self.command_wrapper = command_wrapper
         self.container_id: str | None = container_id
         self.attached = container_id is not None
@@ -162,6 +195,8 @@ class Session:
         self._closed = False
         self._expired = False
         self._session_timer: threading.Timer | None = None
+        self._finalizer: weakref.finalize | None = None
+        """Removes the container if this object is dropped without close() (see :meth:`_tie_to_life`)."""
         if verbose:
             _enable_verbose_logging()
 
@@ -204,6 +239,7 @@ class Session:
                     )
             else:
                 self.container_id = self._create_container()
+                self._tie_to_life()
             sandbox = Sandbox(
                 self.engine,
                 self.container_id,
@@ -219,9 +255,9 @@ class Session:
                     self._remove_container()
                     raise
             self._opened = True
-            _open_sessions.add(self)
             if self.session_timeout:
-                self._session_timer = threading.Timer(self.session_timeout, self._expire)
+                # A weak reference: a pending timer must not keep a dropped session alive.
+                self._session_timer = threading.Timer(self.session_timeout, _expire_session, (weakref.ref(self),))
                 self._session_timer.daemon = True
                 self._session_timer.start()
         try:
@@ -231,6 +267,17 @@ class Session:
             self.close()
             raise
         return self
+
+    def _tie_to_life(self) -> None:
+        """Remove the container with this object: a session dropped without close() leaves nothing behind.
+
+        ``weakref.finalize`` runs when the session is garbage-collected and at interpreter exit,
+        whichever comes first; close() runs it at once (and then it never runs again).
+        """
+        template = None if self.keep_template else self._built_template
+        self._finalizer = weakref.finalize(
+            self, _remove_dropped, self.engine, self.container_id, self.packages_volume, template
+        )
 
     def _check_capabilities(self) -> None:
         """What this session asks of its engine, checked once, before anything is created."""
@@ -293,7 +340,6 @@ class Session:
             self._closed = True
         if self._session_timer is not None:
             self._session_timer.cancel()
-        _open_sessions.discard(self)
         if self.container_id is None or self.attached:
             return
         try:
@@ -307,11 +353,9 @@ class Session:
     def _remove_container(self) -> None:
         if self._runner is not None:
             self._runner.closed = True
-        if self.container_id is not None:
-            with contextlib.suppress(Exception):
-                self.engine.remove(self.container_id)
-        self._remove_volume_quietly()
-        self._remove_template_quietly()
+        tied = self._finalizer.detach() if self._finalizer is not None else None
+        if tied is not None:
+            _remove_sandbox(*tied[2])
 
     def _remove_volume_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -452,11 +496,11 @@ class Session:
         return output
 
     def _timeout(self, explicit: float | None, specific: float | None) -> float:
-        for value in (explicit, specific, self.default_timeout):
+        """The first timeout given: ``explicit`` (checked here), ``specific``, ``default_timeout``, 300 s."""
+        for value in (check_timeout(explicit, "timeout", none_means="the session's timeout"), specific,
+                      self.default_timeout):  # fmt: skip
             if value is not None:
-                if value <= 0:
-                    raise ValidationError(f"timeout must be positive, got {value}")
-                return float(value)
+                return value
         return DEFAULT_EXECUTION_TIMEOUT
 
     def _wrapped(
@@ -544,7 +588,7 @@ class Session:
         into the session's packages volume, which the sandbox mounts read-only.
         """
         self._require_open()
-        libraries = list(libraries or [])
+        libraries = _library_list(libraries)
         if not libraries:
             return ConsoleOutput()
         if self.security_policy is not None:
@@ -601,12 +645,27 @@ class Session:
         files.copy_to(self._require_open().sandbox, src, dest)
 
     def copy_from_runtime(self, src: str, dest: str) -> None:
-        """Copy ``src`` (file or directory) from the sandbox to host path ``dest``, creating parents."""
-        files.copy_from(self._require_open().sandbox, src, dest)
+        """Copy ``src`` (file or directory) from the sandbox to host path ``dest``, creating parents.
+
+        A file lands as ``dest`` (or ``dest/<name>`` when ``dest`` is a directory); a directory always
+        lands as ``dest/<name>/...``, as with ``docker cp``. At most ``max_copy_bytes`` are brought over
+        (a ``ResourceError`` says so), streamed to disk as they arrive.
+        """
+        files.copy_from(self._require_open().sandbox, src, dest, self.max_copy_bytes)
 
     def get_archive(self, path: str) -> tuple[bytes, dict]:
-        """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``."""
-        return files.get_archive(self._require_open().sandbox, path)
+        """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``.
+
+        At most ``max_copy_bytes`` (it is returned in memory).
+        """
+        return files.get_archive(self._require_open().sandbox, path, self.max_copy_bytes)
+
+
+def _library_list(libraries: Any) -> list[str]:
+    """``libraries`` as a list; a single string is refused rather than installed letter by letter."""
+    if isinstance(libraries, str | bytes):
+        raise ValidationError(f"libraries must be a list of names, e.g. [{libraries!r}], not a string")
+    return list(libraries or [])
 
 
 def _enable_verbose_logging() -> None:

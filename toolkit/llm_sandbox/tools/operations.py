@@ -8,6 +8,7 @@ for the model + an artifact for the application).
 from __future__ import annotations
 
 import base64
+import codecs
 import posixpath
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,6 @@ from llm_sandbox.tools.text import (
     DEFAULT_MAX_OUTPUT_CHARS,
     MODEL_FIXABLE_ERRORS,
     ToolReply,
-    clip,
     format_error,
     format_result,
     human_size,
@@ -202,28 +202,37 @@ class SandboxOperations:
         return ToolReply(f"wrote {written} ({human_size(len(data))})", written)
 
     def read_file(self, key: str, path: str, language: str | None = None) -> ToolReply:
+        """The start of a file, as much as the model is shown (``max_file_chars``): only that is read."""
         lang, refusal = self._language(language)
         if refusal is not None:
             return refusal
         with self.manager.session(key, lang) as session:
             try:
-                resolved = session.resolve_path(path)
-                data = session.read_file(resolved)
+                content = session.read_file(path, max_bytes=self.max_file_chars * 4)  # UTF-8: <= 4 bytes a char
             except MODEL_FIXABLE_ERRORS as exc:
                 hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
                 return ToolReply(format_error(exc) + hint, None, ok=False)
-        kind = FileType.from_filename(resolved)
-        artifact = FileOutput(resolved, kind, len(data), base64.b64encode(data).decode())
+        kind = FileType.from_filename(content.path)
+        # The artifact carries the file only when all of it was read (like large run artifacts).
+        encoded = None if content.truncated else base64.b64encode(content.data).decode()
+        artifact = FileOutput(content.path, kind, content.size, encoded)
         try:
-            text = data.decode("utf-8")
+            text = codecs.getincrementaldecoder("utf-8")().decode(content.data, final=not content.truncated)
         except UnicodeDecodeError:
             return ToolReply(
-                f"{resolved} is a binary file ({kind.value}, {human_size(len(data))}); its content is not "
+                f"{content.path} is a binary file ({kind.value}, {human_size(content.size)}); its content is not "
                 "shown. Process it with code instead.",
                 artifact,
             )
-        header = f"{resolved} ({human_size(len(data))}):\n"
-        return ToolReply(header + clip(text, self.max_file_chars), artifact)
+        header = f"{content.path} ({human_size(content.size)}):\n"
+        if len(text) <= self.max_file_chars and not content.truncated:
+            return ToolReply(header + text, artifact)
+        shown = text[: self.max_file_chars]
+        return ToolReply(
+            header + shown + f"\n[... the rest of the file ({human_size(content.size - len(shown.encode()))}) is not "
+            "shown; read the part you need with code (e.g. tail, grep, or slicing) ...]",
+            artifact,
+        )
 
     def download_file(self, key: str, path: str, max_bytes: int, language: str | None = None) -> ToolReply:
         """The whole file at ``path`` as a ``FileOutput`` artifact, refused (before any copy) above ``max_bytes``."""
