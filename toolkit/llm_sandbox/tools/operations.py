@@ -251,10 +251,13 @@ class SandboxOperations:
                         "be downloaded. Compress it or split it into parts with code, then download the parts.",
                         ok=False,
                     )
-                data = session.read_file(resolved)
+                content = session.read_file(resolved, max_bytes=max_bytes)
             except MODEL_FIXABLE_ERRORS as exc:
                 hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
                 return ToolReply(format_error(exc) + hint, None, ok=False)
+        if content.truncated:  # it grew past the bound since it was listed
+            return ToolReply(f"error: {resolved} grew past {human_size(max_bytes)} while being read", ok=False)
+        data = content.data
         kind = FileType.from_filename(resolved)
         artifact = FileOutput(resolved, kind, len(data), base64.b64encode(data).decode())
         return ToolReply(f"{resolved} ({kind.value}, {human_size(len(data))})", artifact)
