@@ -18,16 +18,35 @@ import re
 import shlex
 from importlib import resources
 
-from llm_sandbox.languages.base import (
-    AbstractLanguageHandler,
-    LanguageConfig,
-    LanguageHandler,
-    PlotDetectionConfig,
-)
+from llm_sandbox.languages.base import LanguageConfig, LanguageHandler, PlotDetectionConfig, PlotLibrary
 
 PACKAGES = "/opt/sandbox-packages"
 DEB_ROOT = f"{PACKAGES}/deb/root"
 DEB_LIB = f"{PACKAGES}/deb/lib"  # symlink made by install.sh: root/usr/lib/<multiarch>
+
+
+class _SlashComments(LanguageHandler):
+    """``//`` to the end of the line, ``/* ... */`` blocks (the reference's regexes; the scanner filters)."""
+
+    @staticmethod
+    def get_inline_comment_patterns() -> str:
+        return r"//.*$"
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"/\*[\s\S]*?\*/"
+
+
+class _HashComments(LanguageHandler):
+    """``#`` to the end of the line; no block comments unless a subclass says so."""
+
+    @staticmethod
+    def get_inline_comment_patterns() -> str:
+        return r"#.*$"
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"(?!)"
 
 
 def _install_script(mode: str) -> str:
@@ -54,11 +73,23 @@ PYTHON = LanguageConfig(
         "--progress-bar off --quiet {libraries}"
     ),
     plot_detection=PlotDetectionConfig(
-        libraries=("matplotlib", "seaborn", "plotly"),
+        libraries=(PlotLibrary.MATPLOTLIB, PlotLibrary.SEABORN, PlotLibrary.PLOTLY),
         environment={"MPLBACKEND": "module://llm_sandbox_mpl", "PYTHONPATH": "/opt/llm-sandbox"},
     ),
     preinstalled_libraries=("numpy", "pandas", "matplotlib", "seaborn", "plotly"),
+    import_pattern=r"(?m)(?:^|[;:])\s*(?:import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*{module}(?![\w])"
+    r"|from\s+{module}(?:\.[\w.]+)?\s+import\b)",
+    version_command="python3 --version",
 )
+
+
+class PythonHandler(_HashComments):
+    config = PYTHON
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        """Docstrings, which the reference counts as comments."""
+        return r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,11 +115,16 @@ JAVASCRIPT = LanguageConfig(
         'npm install --prefix "$LLM_SANDBOX_PACKAGES/node" --ignore-scripts --no-audit --no-fund '
         "--no-update-notifier --no-package-lock --loglevel=error {libraries}"
     ),
+    import_pattern=r"(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s*|\bimport\s*)"
+    r"['\"](?:node:)?{module}(?:/[^'\"]*)?['\"]",
+    version_command="node --version",
 )
 
 
-class JavaScriptHandler(AbstractLanguageHandler):
+class JavaScriptHandler(_SlashComments):
     """Code with ``import``/``export`` statements runs as an ES module (``.mjs``)."""
+
+    config = JAVASCRIPT
 
     def source_filename(self, code: str) -> str:
         return "main.mjs" if _ESM.search(code) else "main.js"
@@ -112,6 +148,8 @@ JAVA = LanguageConfig(
         "the Java image has no Maven or Gradle resolver and no Maven repository is assumed reachable; "
         "use the JDK's standard library, or copy jars into the sandbox and load them yourself"
     ),
+    import_pattern=r"\bimport\s+(?:static\s+)?{module}(?:\.[\w*]+)*\s*;",
+    version_command="java -version",
 )
 
 _JAVA_COMMENTS_AND_STRINGS = re.compile(
@@ -124,8 +162,10 @@ _JAVA_TYPE = re.compile(
 )
 
 
-class JavaHandler(AbstractLanguageHandler):
+class JavaHandler(_SlashComments):
     """The code file is named after its public class (or its first class), as javac expects."""
+
+    config = JAVA
 
     def source_filename(self, code: str) -> str:
         stripped = _JAVA_COMMENTS_AND_STRINGS.sub(" ", code)
@@ -163,11 +203,15 @@ CPP = LanguageConfig(
     },
     exec_tmp=True,
     preinstalled_libraries=("libstdc++ (C++17 standard library)",),
+    import_pattern=r"(?m)^\s*#\s*include\s*[<\"]{module}(?:\.h|\.hpp)?[>\"]",
+    version_command="g++ --version",
 )
 
 
-class CppHandler(AbstractLanguageHandler):
+class CppHandler(_SlashComments):
     """``libstdc++`` and the other toolchain libraries are part of the image: nothing to install."""
+
+    config = CPP
 
     def libraries_to_install(self, libraries: list[str]) -> list[str]:
         return [name for name in libraries if name.lower() not in _CPP_BUILTIN]
@@ -196,7 +240,13 @@ GO = LanguageConfig(
     install_command=_install_script("go"),
     # GOCACHE (/tmp, kept between the runs of a session), GOPATH and GOPROXY=off are set in the image.
     exec_tmp=True,
+    import_pattern=r"\bimport\s*(?:\([^)]*?)?(?:[\w.]+\s+)?\"{module}(?:/[^\"]*)?\"",
+    version_command="go version",
 )
+
+
+class GoHandler(_SlashComments):
+    config = GO
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +262,17 @@ RUBY = LanguageConfig(
     # Gems, and Debian's ruby-* packages (used when no gem source answers), are found in GEM_HOME
     # (set in the image); older Debian packages through RUBYLIB, their system libraries in deb/lib.
     environment={"RUBYLIB": f"{DEB_ROOT}/usr/lib/ruby/vendor_ruby", "LD_LIBRARY_PATH": DEB_LIB},
+    import_pattern=r"\brequire(?:_relative)?\s*\(?\s*['\"]{module}(?:/[^'\"]*)?['\"]",
+    version_command="ruby --version",
 )
+
+
+class RubyHandler(_HashComments):
+    config = RUBY
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"(?m)^=begin[\s\S]*?^=end"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,15 +293,23 @@ R = LanguageConfig(
         environment={"R_PROFILE_USER": "/opt/llm-sandbox/llm_sandbox_capture.R"},
     ),
     preinstalled_libraries=("ggplot2",),
+    import_pattern=r"\b(?:library|require|requireNamespace|loadNamespace)\s*\(\s*(?:package\s*=\s*)?['\"]?"
+    r"{module}['\"]?\s*[,)]|\b{module}:::?",
+    version_command="Rscript --version",
 )
 
 
-BUILTIN_LANGUAGES: list[tuple[LanguageConfig, type[AbstractLanguageHandler]]] = [
-    (PYTHON, LanguageHandler),
-    (JAVASCRIPT, JavaScriptHandler),
-    (JAVA, JavaHandler),
-    (CPP, CppHandler),
-    (GO, LanguageHandler),
-    (RUBY, LanguageHandler),
-    (R, LanguageHandler),
+class RHandler(_HashComments):
+    config = R
+
+
+BUILTIN_LANGUAGES: list[type[LanguageHandler]] = [
+    PythonHandler,
+    JavaScriptHandler,
+    JavaHandler,
+    CppHandler,
+    GoHandler,
+    RubyHandler,
+    RHandler,
 ]
+"""Each built-in language's handler class; its ``config`` is the language's record."""
