@@ -31,6 +31,7 @@ from llm_sandbox.languages.base import (
     PlotLibrary,
     RuntimeContext,
 )
+from llm_sandbox.security.analyzers import canonical_language, register_pattern_analyzer, registered_languages
 
 _CONFIGS: dict[str, LanguageConfig] = {}
 _HANDLERS: dict[str, type[AbstractLanguageHandler]] = {}
@@ -41,6 +42,7 @@ def register_language(
     config: LanguageConfig, handler: type[AbstractLanguageHandler] = LanguageHandler
 ) -> None:
     """Add (or replace) a language. Its name and aliases become valid ``lang=`` values."""
+    _check_handler_class(handler)
     _CONFIGS[config.name] = config
     _HANDLERS[config.name] = handler
     for alias in (config.name, *config.aliases):
@@ -61,12 +63,23 @@ def get_language(lang: str, logger: logging.Logger | None = None) -> AbstractLan
     return handler
 
 
-def _config_of(handler_class: type[AbstractLanguageHandler], name: str) -> LanguageConfig:
-    """The record a reference-style handler sets up itself (in ``__init__`` or as a class attribute)."""
-    config = getattr(handler_class(), "config", None)
+def _check_handler_class(handler: object) -> None:
+    if not (isinstance(handler, type) and issubclass(handler, AbstractLanguageHandler)):
+        raise TypeError(f"handler class {handler!r} is not a subclass of AbstractLanguageHandler")
+
+
+def _register_reference_handler(name: str, handler_class: type[AbstractLanguageHandler]) -> None:
+    """A handler written for the reference API: its record is the one it sets up itself (in ``__init__``
+    or as a class attribute), and, for a language the security checks do not know, its import and
+    comment regexes check restricted modules, as in the reference."""
+    _check_handler_class(handler_class)
+    handler = handler_class()
+    config = getattr(handler, "config", None)
     if not isinstance(config, LanguageConfig):
         raise LanguageHandlerNotInitializedError(name)
-    return config
+    register_language(config if config.name == name else replace(config, name=name), handler_class)
+    if canonical_language(name) not in registered_languages():
+        register_pattern_analyzer(name, handler.get_import_patterns, handler.filter_comments)
 
 
 class LanguageHandlerFactory:
@@ -84,8 +97,10 @@ class LanguageHandlerFactory:
 
         Its record is ``config`` or, as in the reference API, the one the handler sets itself.
         """
-        config = config or _config_of(handler_class, name)
-        register_language(config if config.name == name else replace(config, name=name), handler_class)
+        if config is None:
+            _register_reference_handler(name, handler_class)
+        else:
+            register_language(config if config.name == name else replace(config, name=name), handler_class)
 
     @staticmethod
     def get_supported_languages() -> list[str]:
