@@ -176,7 +176,8 @@ def test_session_errors_carry_the_reference_types() -> None:
 def test_session_options_are_positional_in_each_kinds_reference_order() -> None:
     docker = SandboxDockerSession(None, None, None, "python", True, False, None, True, False, {"mem_limit": "256m"})
     assert (docker.keep_template, docker.verbose, docker.runtime_configs) == (True, True, {"mem_limit": "256m"})
-    podman = SandboxPodmanSession(None, None, None, "python", False, False, False, ["MOUNT"], False, None, "/work")
+    podman = SandboxPodmanSession(None, None, None, "python", False, False, True, ["MOUNT"], False, None, "/work")
+    assert podman.verbose and not podman.commit_container
     assert podman.runtime_configs == {"mounts": ["MOUNT"]} and podman.workdir == "/work"
     mamba = MicromambaSession(None, "img:1", None, "python", False, False, None, "science")
     assert mamba.environment == "science" and mamba.image == "img:1"
