@@ -7,6 +7,8 @@ import base64
 import logging
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,3 +136,16 @@ def test_a_reference_style_plugin_injects_extracts_and_checks_imports(python_ima
         assert session.run("# import socket\nprint(1)").stdout == "1\n"
         with pytest.raises(SecurityViolationError, match="socket"):
             session.run("import socket")
+
+
+def test_the_reference_plugin_example_runs(docker_client: Any) -> None:
+    from llm_sandbox.images import builder
+
+    builder.ensure_image("cpp", docker_client)
+    root = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "PYTHONPATH": str(root / "toolkit")}
+    done = subprocess.run([sys.executable, str(root / "examples" / "reference_plugin.py")], env=environment,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("line 1\nline 2\nline 3\nbash ")
+    assert "\nfine\n" in done.stdout and "restricted module 'secrets.sh'" in done.stdout
