@@ -386,7 +386,10 @@ class Session:
         if self._closed:
             raise SessionClosedError("the session is closed; open a new session")
         if not self._opened or self._runner is None:
-            raise NotOpenSessionError()
+            raise NotOpenSessionError(
+                "Session is not open. Please call open() method before running code, or use the session as a "
+                "context manager (`with SandboxSession(...) as session:`)"
+            )
         return self._runner
 
     # running code -------------------------------------------------------
