@@ -69,11 +69,14 @@ def test_reference_module_paths_are_this_librarys_classes() -> None:
     from llm_sandbox.language_handlers.runtime_context import RuntimeContext
     from llm_sandbox.micromamba import MicromambaSession as Micromamba
     from llm_sandbox.podman import SandboxPodmanSession as Podman
+    from llm_sandbox.session import ArtifactSandboxSession as Artifact
+    from llm_sandbox.session import SandboxSession
 
     assert (Docker, Podman, Kubernetes, Micromamba) == (
         SandboxDockerSession, SandboxPodmanSession, SandboxKubernetesSession, MicromambaSession
     )
     assert BaseSession is Session and core.__name__ == "llm_sandbox.core"
+    assert SandboxSession is create_session and Artifact is ArtifactSandboxSession
     import llm_sandbox.languages as languages
 
     assert (AbstractLanguageHandler, PlotDetectionConfig, LanguageHandlerFactory, RuntimeContext) == (
@@ -224,6 +227,7 @@ def test_open_runs_environment_setup_which_a_subclass_may_extend() -> None:
 
     with Prepared(FakeEngine(images={"llm-sandbox/python:latest"})) as session:
         assert session.prepared
+        assert session.language_handler is session.language  # the reference's name
 
 
 # the language-handler plugin API ----------------------------------------------------------
