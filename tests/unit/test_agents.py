@@ -137,9 +137,7 @@ class FakeSession:
         if any(" " in name for name in libraries):
             raise ValidationError(f"invalid library name {libraries[0]!r}")
         if "missing-package" in libraries:
-            raise PackageManagerError(
-                "installing missing-package failed (exit code 1):\nNo matching distribution"
-            )
+            raise PackageManagerError("pip", "installing missing-package exited with code 1:\nNo matching distribution")
         self.installed += libraries
         return ConsoleOutput(exit_code=0, stdout="ok")
 

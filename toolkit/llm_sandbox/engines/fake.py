@@ -87,6 +87,12 @@ class FakeEngine:
     def exists(self, container_id: str) -> bool:
         return container_id in self.containers
 
+    def container_handle(self, container_id: str) -> ContainerSpec:
+        """The container's record."""
+        if container_id not in self.containers:
+            raise ContainerError(f"looking up container {container_id}: not found")
+        return self.containers[container_id]
+
     def exec(
         self,
         container_id: str,

@@ -18,12 +18,7 @@ import re
 import shlex
 from importlib import resources
 
-from llm_sandbox.languages.base import (
-    AbstractLanguageHandler,
-    LanguageConfig,
-    LanguageHandler,
-    PlotDetectionConfig,
-)
+from llm_sandbox.languages.base import LanguageConfig, LanguageHandler, PlotDetectionConfig, PlotLibrary
 
 PACKAGES = "/opt/sandbox-packages"
 DEB_ROOT = f"{PACKAGES}/deb/root"
@@ -48,6 +43,30 @@ DEBIAN_LIBRARY = r"[a-z0-9][a-z0-9+.-]+"
 _GO_ELEMENT = r"[A-Za-z0-9_~+-]+(?:\.[A-Za-z0-9_~+-]+)*"
 GO_LIBRARY = rf"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/{_GO_ELEMENT})*(?:(?:@|==)[A-Za-z0-9][A-Za-z0-9_.+-]*)?"
 """A Go module path (its first element a domain name) with an optional ``@version``."""
+
+
+class _SlashComments(LanguageHandler):
+    """``//`` to the end of the line, ``/* ... */`` blocks (the reference's regexes; the scanner filters)."""
+
+    @staticmethod
+    def get_inline_comment_patterns() -> str:
+        return r"//.*$"
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"/\*[\s\S]*?\*/"
+
+
+class _HashComments(LanguageHandler):
+    """``#`` to the end of the line; no block comments unless a subclass says so."""
+
+    @staticmethod
+    def get_inline_comment_patterns() -> str:
+        return r"#.*$"
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"(?!)"
 
 
 def _install_script(mode: str) -> str:
@@ -76,11 +95,23 @@ PYTHON = LanguageConfig(
     library_pattern=PIP_LIBRARY,
     library_example="a PyPI name with optional extras and version (numpy, numpy==2.1.0, pandas[excel]>=2)",
     plot_detection=PlotDetectionConfig(
-        libraries=("matplotlib", "seaborn", "plotly"),
+        libraries=(PlotLibrary.MATPLOTLIB, PlotLibrary.SEABORN, PlotLibrary.PLOTLY),
         environment={"MPLBACKEND": "module://llm_sandbox_mpl", "PYTHONPATH": "/opt/llm-sandbox"},
     ),
     preinstalled_libraries=("numpy", "pandas", "matplotlib", "seaborn", "plotly"),
+    import_pattern=r"(?m)(?:^|[;:])\s*(?:import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*{module}(?![\w])"
+    r"|from\s+{module}(?:\.[\w.]+)?\s+import\b)",
+    version_command="python3 --version",
 )
+
+
+class PythonHandler(_HashComments):
+    config = PYTHON
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        """Docstrings, which the reference counts as comments."""
+        return r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,11 +139,16 @@ JAVASCRIPT = LanguageConfig(
     ),
     library_pattern=NPM_LIBRARY,
     library_example="an npm package name, optionally scoped and versioned (lodash, lodash@4.17.21, @types/node@^20)",
+    import_pattern=r"(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s*|\bimport\s*)"
+    r"['\"](?:node:)?{module}(?:/[^'\"]*)?['\"]",
+    version_command="node --version",
 )
 
 
-class JavaScriptHandler(AbstractLanguageHandler):
+class JavaScriptHandler(_SlashComments):
     """Code with ``import``/``export`` statements runs as an ES module (``.mjs``)."""
+
+    config = JAVASCRIPT
 
     def source_filename(self, code: str) -> str:
         return "main.mjs" if _ESM.search(code) else "main.js"
@@ -136,6 +172,8 @@ JAVA = LanguageConfig(
         "the Java image has no Maven or Gradle resolver and no Maven repository is assumed reachable; "
         "use the JDK's standard library, or copy jars into the sandbox and load them yourself"
     ),
+    import_pattern=r"\bimport\s+(?:static\s+)?{module}(?:\.[\w*]+)*\s*;",
+    version_command="java -version",
 )
 
 _JAVA_COMMENTS_AND_STRINGS = re.compile(
@@ -148,8 +186,10 @@ _JAVA_TYPE = re.compile(
 )
 
 
-class JavaHandler(AbstractLanguageHandler):
+class JavaHandler(_SlashComments):
     """The code file is named after its public class (or its first class), as javac expects."""
+
+    config = JAVA
 
     def source_filename(self, code: str) -> str:
         stripped = _JAVA_COMMENTS_AND_STRINGS.sub(" ", code)
@@ -189,11 +229,15 @@ CPP = LanguageConfig(
     },
     exec_tmp=True,
     preinstalled_libraries=("libstdc++ (C++17 standard library)",),
+    import_pattern=r"(?m)^\s*#\s*include\s*[<\"]{module}(?:\.h|\.hpp)?[>\"]",
+    version_command="g++ --version",
 )
 
 
-class CppHandler(AbstractLanguageHandler):
+class CppHandler(_SlashComments):
     """``libstdc++`` and the other toolchain libraries are part of the image: nothing to install."""
+
+    config = CPP
 
     def libraries_to_install(self, libraries: list[str]) -> list[str]:
         return [name for name in libraries if name.lower() not in _CPP_BUILTIN]
@@ -224,7 +268,13 @@ GO = LanguageConfig(
     library_example="a Go module path, optionally with @version (github.com/google/uuid@v1.6.0)",
     # GOCACHE (/tmp, kept between the runs of a session), GOPATH and GOPROXY=off are set in the image.
     exec_tmp=True,
+    import_pattern=r"\bimport\s*(?:\([^)]*?)?(?:[\w.]+\s+)?\"{module}(?:/[^\"]*)?\"",
+    version_command="go version",
 )
+
+
+class GoHandler(_SlashComments):
+    config = GO
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,7 +292,17 @@ RUBY = LanguageConfig(
     # Gems, and Debian's ruby-* packages (used when no gem source answers), are found in GEM_HOME
     # (set in the image); older Debian packages through RUBYLIB, their system libraries in deb/lib.
     environment={"RUBYLIB": f"{DEB_ROOT}/usr/lib/ruby/vendor_ruby", "LD_LIBRARY_PATH": DEB_LIB},
+    import_pattern=r"\brequire(?:_relative)?\s*\(?\s*['\"]{module}(?:/[^'\"]*)?['\"]",
+    version_command="ruby --version",
 )
+
+
+class RubyHandler(_HashComments):
+    config = RUBY
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"(?m)^=begin[\s\S]*?^=end"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,15 +325,23 @@ R = LanguageConfig(
         environment={"R_PROFILE_USER": "/opt/llm-sandbox/llm_sandbox_capture.R"},
     ),
     preinstalled_libraries=("ggplot2",),
+    import_pattern=r"\b(?:library|require|requireNamespace|loadNamespace)\s*\(\s*(?:package\s*=\s*)?['\"]?"
+    r"{module}['\"]?\s*[,)]|\b{module}:::?",
+    version_command="Rscript --version",
 )
 
 
-BUILTIN_LANGUAGES: list[tuple[LanguageConfig, type[AbstractLanguageHandler]]] = [
-    (PYTHON, LanguageHandler),
-    (JAVASCRIPT, JavaScriptHandler),
-    (JAVA, JavaHandler),
-    (CPP, CppHandler),
-    (GO, LanguageHandler),
-    (RUBY, LanguageHandler),
-    (R, LanguageHandler),
+class RHandler(_HashComments):
+    config = R
+
+
+BUILTIN_LANGUAGES: list[type[LanguageHandler]] = [
+    PythonHandler,
+    JavaScriptHandler,
+    JavaHandler,
+    CppHandler,
+    GoHandler,
+    RubyHandler,
+    RHandler,
 ]
+"""Each built-in language's handler class; its ``config`` is the language's record."""

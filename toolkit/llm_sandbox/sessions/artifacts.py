@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 import tarfile
@@ -55,9 +56,12 @@ def read_artifacts(data: bytes, plotting: bool) -> tuple[list[PlotOutput], list[
             kind = FileType.from_filename(path)
             # A figure saved into the outputs directory was captured when it was saved, in order
             # (savefig, ggsave): name that capture instead of returning the same file twice.
-            same = next((plot for _, plot in plots if encoded is not None and plot.content_base64 == encoded), None)
+            same = next(
+                (i for i, (_, plot) in enumerate(plots) if encoded is not None and plot.content_base64 == encoded), None
+            )
             if same is not None:
-                same.filename = path
+                order, plot = plots[same]
+                plots[same] = (order, dataclasses.replace(plot, filename=path))
                 continue
             if kind.is_image and plotting and encoded is not None:
                 width, height = _image_size(content or b"")

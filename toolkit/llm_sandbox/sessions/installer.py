@@ -120,20 +120,21 @@ def install(
                           copy_timeout=copy_timeout, max_output_bytes=max_output_bytes)  # fmt: skip
         if output.success():
             return output
+        note = ""
         if proxy is None:
-            output.stderr += (
+            note = (
                 f"\n[llm-sandbox] on {engine.name} the installer cannot be given the filtering proxy (no host "
                 "binds): it uses the network its container or pod has, limited only by the engine's own "
                 "policies (on Kubernetes, the namespace's NetworkPolicies: docs/kubernetes.md)."
             )
         elif proxy.refused:
             refused = "; ".join(dict.fromkeys(proxy.refused))
-            output.stderr += (
+            note = (
                 f"\n[llm-sandbox] the installer's network refused: {refused}. The installer reaches only "
                 "public package indexes and those configured on this host (PIP_INDEX_URL, GOPROXY, "
                 "HTTPS_PROXY...), never services on this machine or its private networks."
             )
-        return output
+        return dataclasses.replace(output, stderr=output.stderr + note)
 
 
 def _install(

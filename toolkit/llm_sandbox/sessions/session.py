@@ -36,14 +36,16 @@ from llm_sandbox.data import ConsoleOutput, ExecutionResult
 from llm_sandbox.engines.base import ContainerSpec, Engine
 from llm_sandbox.exceptions import (
     CommandEmptyError,
+    CommandFailedError,
     ContainerError,
+    ExtraArgumentsError,
     LibraryInstallationNotSupportedError,
     NotOpenSessionError,
     PackageManagerError,
     SessionClosedError,
     ValidationError,
 )
-from llm_sandbox.languages import AbstractLanguageHandler, get_language
+from llm_sandbox.languages import AbstractLanguageHandler, RuntimeContext, get_language
 from llm_sandbox.sessions import commit as committing
 from llm_sandbox.sessions import files, image, installer
 from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, read_artifacts
@@ -141,7 +143,7 @@ class Session:
         **kwargs: Any,
     ) -> None:
         if kwargs:
-            raise ValidationError(
+            raise ExtraArgumentsError(
                 f"unexpected argument(s) for a {self.backend_name} session: {', '.join(sorted(kwargs))}"
             )
         self.language: AbstractLanguageHandler = get_language(str(lang))
@@ -222,6 +224,22 @@ class Session:
     def is_open(self) -> bool:
         return self._opened and not self._closed
 
+    @property
+    def container(self) -> Any:
+        """The engine's own object for the sandbox while the session is open, else ``None`` (reference API).
+
+        Docker and Podman: the docker SDK's ``Container`` (``session.container.id``);
+        Kubernetes: the pod name.
+        """
+        if not self.is_open or self.container_id is None:
+            return None
+        return self.engine.container_handle(self.container_id)
+
+    @property
+    def language_handler(self) -> AbstractLanguageHandler:
+        """The reference API's name for :attr:`language`."""
+        return self.language
+
     def open(self) -> Session:
         """Create (or attach to) the container. Idempotent."""
         with self._lock:
@@ -261,8 +279,7 @@ class Session:
                 self._session_timer.daemon = True
                 self._session_timer.start()
         try:
-            if self.initial_libraries and not self.skip_environment_setup:
-                self.install(self.initial_libraries)
+            self.environment_setup()
         except BaseException:
             self.close()
             raise
@@ -278,6 +295,31 @@ class Session:
         self._finalizer = weakref.finalize(
             self, _remove_dropped, self.engine, self.container_id, self.packages_volume, template
         )
+
+    def environment_setup(self) -> None:
+        """Prepare the sandbox once it is open: install the ``libraries=`` given to the session.
+
+        ``open()`` calls it. Skipped with ``skip_environment_setup=True`` and for
+        containers the session attached to. The images come ready for their language,
+        so there is no virtual environment to create or package manager to upgrade.
+        """
+        if self.initial_libraries and not self.skip_environment_setup and not self.attached:
+            self.install(self.initial_libraries)
+
+    def verify_installation(self) -> ConsoleOutput:
+        """Check that the sandbox can run the session's language: its toolchain answers.
+
+        Runs the language's ``version_command`` (e.g. ``python3 --version``) and returns
+        its output; raises :class:`CommandFailedError` when it fails (a custom image
+        without the interpreter or compiler, say).
+        """
+        command = self.language.config.version_command
+        if command is None:
+            return ConsoleOutput()
+        output = self.execute_command(command)
+        if not output.success():
+            raise CommandFailedError(command, output.exit_code, (output.stderr or output.stdout).strip())
+        return output
 
     def _check_capabilities(self) -> None:
         """What this session asks of its engine, checked once, before anything is created."""
@@ -388,7 +430,10 @@ class Session:
         if self._closed:
             raise SessionClosedError("the session is closed; open a new session")
         if not self._opened or self._runner is None:
-            raise NotOpenSessionError()
+            raise NotOpenSessionError(
+                "Session is not open. Please call open() method before running code, or use the session as a "
+                "context manager (`with SandboxSession(...) as session:`)"
+            )
         return self._runner
 
     # running code -------------------------------------------------------
@@ -435,7 +480,7 @@ class Session:
         limit = self._timeout(timeout, self.execution_timeout)
         started = time.monotonic()
         exit_code, collector = self._wrapped(
-            self.language.run_command(),
+            self.language.run_command(RuntimeContext(self.workdir)),
             file_name=self.language.source_filename(code),
             content=code.encode(),
             environment=environment,
@@ -445,17 +490,19 @@ class Session:
             timeout=limit,
             what="the code",
         )
-        result = ExecutionResult(
+        plots, output_files = (
+            read_artifacts(bytes(collector.trailer), plotting) if artifacts and collector.trailer else ([], [])
+        )
+        return ExecutionResult(
             exit_code=exit_code,
             stdout=collector.stdout.text(),
             stderr=collector.stderr.text(),
+            plots=plots,
+            files=output_files,
             duration=time.monotonic() - started,
             stdout_truncated=collector.stdout.truncated,
             stderr_truncated=collector.stderr.truncated,
         )
-        if artifacts and collector.trailer:
-            result.plots, result.files = read_artifacts(bytes(collector.trailer), plotting)
-        return result
 
     def execute_command(
         self,
@@ -484,13 +531,20 @@ class Session:
         return ConsoleOutput(exit_code=exit_code, stdout=collector.stdout.text(), stderr=collector.stderr.text())
 
     def execute_commands(
-        self, commands: list[str | tuple[str, str | None]], workdir: str | None = None
+        self,
+        commands: list[str | tuple[str, str | None]],
+        workdir: str | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
     ) -> ConsoleOutput:
-        """Run commands in order, stopping at the first that fails; returns the last output."""
+        """Run commands in order, stopping at the first that fails; returns the last output.
+
+        An item is a command or a ``(command, workdir)`` pair; output streams to the callbacks.
+        """
         output = ConsoleOutput(exit_code=0)
         for item in commands:
-            command, command_workdir = item if isinstance(item, tuple) else (item, workdir)
-            output = self.execute_command(command, workdir=command_workdir)
+            command, command_workdir = item if isinstance(item, tuple | list) else (item, workdir)
+            output = self.execute_command(command, command_workdir, on_stdout, on_stderr)
             if not output.success():
                 break
         return output
@@ -604,7 +658,7 @@ class Session:
             raise LibraryInstallationNotSupportedError(
                 self.lang, "this session is attached to a container it did not create (no packages volume)"
             )
-        command = handler.get_library_installation_command(wanted)
+        command = handler.library_installation_command(wanted, RuntimeContext(self.workdir))
         if self.command_wrapper is not None:
             command = self.command_wrapper.wrap(command)
         logger.info("installing %s", ", ".join(wanted))
@@ -620,8 +674,9 @@ class Session:
         )
         if not output.success():
             raise PackageManagerError(
-                f"installing {', '.join(wanted)} failed (exit code {output.exit_code}):\n"
-                f"{(output.stderr or output.stdout)[-3000:]}"
+                handler.config.package_manager or self.lang,
+                f"installing {', '.join(wanted)} exited with code {output.exit_code}:\n"
+                f"{(output.stderr or output.stdout)[-3000:]}",
             )
         self._installed.update(wanted)
         return output
@@ -684,6 +739,8 @@ def _translate_runtime_configs(configs: dict[str, Any]) -> dict[str, Any]:
             configs.setdefault("nano_cpus", nano_cpus(float(configs.pop(key))))
     if "environment" in configs and isinstance(configs["environment"], list):
         configs["environment"] = dict(item.split("=", 1) for item in configs["environment"])
+    if "mounts" in configs and not isinstance(configs["mounts"], list | tuple):
+        configs["mounts"] = [configs["mounts"]]
     return configs
 
 
