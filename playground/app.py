@@ -30,6 +30,7 @@ class Playground:
     """One served playground: one session manager for every tab, and the handlers of its page."""
 
     def __init__(self, config: PlaygroundConfig, model: ModelChoice | None = None) -> None:
+        config.check()
         self.config = config
         self.model = model if model is not None else resolve_model(config.model)
         self.tabs = Tabs(Settings.from_config(config))
@@ -63,11 +64,14 @@ def build_app(config: PlaygroundConfig | None = None, model: ModelChoice | None 
 
 
 def launch(demo: gr.Blocks, playground: Playground, *, block: bool = True) -> Any:
-    """Serve on ``config.host:config.port`` (never shared publicly)."""
+    """Serve on ``config.host:config.port`` (never shared publicly), behind a login when credentials are set."""
     config = playground.config
+    config.check()
     return demo.launch(
         server_name=config.host,
         server_port=config.port,
+        auth=list(config.credentials) or None,
+        auth_message="LLM Sandbox playground: code you run here runs in containers on this server.",
         share=False,
         inbrowser=False,
         prevent_thread_lock=not block,
@@ -84,7 +88,8 @@ def serve(config: PlaygroundConfig) -> None:
     demo, playground = build_app(config)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    print(f"LLM Sandbox playground: http://{config.host}:{config.port}  (model: {playground.model.label})")
+    login = f", login required ({len(config.credentials)} user(s))" if config.credentials else ""
+    print(f"LLM Sandbox playground: http://{config.host}:{config.port}  (model: {playground.model.label}{login})")
     if not playground.model.available:
         print("No chat model configured: the Chat tab explains how to set one (--model); Code and Settings work.")
     try:

@@ -132,9 +132,12 @@ def _settings_tab(ui: dict[str, Any], config: PlaygroundConfig) -> None:
             elem_id="security-policy",
         )
     with gr.Row():
-        ui["memory"] = gr.Textbox(value=config.memory, label="Memory limit", elem_id="memory")
-        ui["cpus"] = gr.Number(value=config.cpus, label="CPUs", elem_id="cpus", minimum=0.1)
-        ui["timeout"] = gr.Number(value=config.timeout, label="Timeout per run (s)", elem_id="timeout", minimum=1)
+        ui["memory"] = gr.Textbox(value=config.memory, label=f"Memory limit (at most {config.max_memory})",
+                                  elem_id="memory")  # fmt: skip
+        ui["cpus"] = gr.Number(value=config.cpus, label=f"CPUs (at most {config.max_cpus:g})", elem_id="cpus",
+                               minimum=0.1, maximum=config.max_cpus)  # fmt: skip
+        ui["timeout"] = gr.Number(value=config.timeout, label=f"Timeout per run (s, at most {config.max_timeout:g})",
+                                  elem_id="timeout", minimum=1, maximum=config.max_timeout)  # fmt: skip
     ui["settings_note"] = gr.Markdown(elem_id="settings-note")
     with gr.Row():
         ui["reset"] = gr.Button("New sandbox", variant="stop", elem_id="reset-button")

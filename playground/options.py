@@ -8,10 +8,22 @@ Gradio or LangChain, so the ``llm-sandbox`` command stays fast.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_sandbox.exceptions import ValidationError
+from llm_sandbox.timeouts import check_timeout
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+AUTH_VARIABLE = "LLM_SANDBOX_PLAYGROUND_AUTH"
+"""``user:password``: the playground's login (or ``--auth-file``, one ``user:password`` a line)."""
+
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)b?$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 
 
 @dataclass
@@ -33,8 +45,75 @@ class PlaygroundConfig:
     idle_timeout: float = 600.0
     """Close a tab's sandbox after this many idle seconds (the next run opens a new one)."""
     max_sessions: int = 16
+    max_sessions_per_visitor: int = 8
+    """Live sandboxes one visitor (their login, else their address) may hold, across their tabs."""
+    max_memory: str = "4g"
+    max_cpus: float = float(os.cpu_count() or 1)
+    max_timeout: float = 600.0
+    """The most a visitor may set in Settings (memory, CPUs, seconds per run)."""
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """``(user, password)`` pairs of the login page; required when ``host`` is not a loopback address."""
     max_steps: int = 8
     """Model turns per chat message (each may call tools)."""
+
+    def check(self) -> None:
+        """Refuse a configuration that would serve more than it should (``ValidationError``, before serving)."""
+        if not self.credentials and not is_loopback(self.host):
+            raise ValidationError(
+                f"serving the playground on {self.host} lets anyone who reaches that address run code on this "
+                f"machine's containers: set a login with {AUTH_VARIABLE}=user:password or --auth-file FILE "
+                "(one user:password a line), or serve on 127.0.0.1"
+            )
+        for name, value in (("timeout", self.timeout), ("max_timeout", self.max_timeout),
+                            ("idle_timeout", self.idle_timeout)):  # fmt: skip
+            check_timeout(value, f"--{name.replace('_', '-')}")
+        for name in ("max_sessions", "max_sessions_per_visitor"):
+            if int(getattr(self, name)) < 1:
+                raise ValidationError(f"--{name.replace('_', '-')} must be at least 1")
+        if memory_bytes(self.memory) > memory_bytes(self.max_memory):
+            raise ValidationError(f"--memory {self.memory} is above --max-memory {self.max_memory}")
+        if not 0 < self.cpus <= self.max_cpus:
+            raise ValidationError(f"--cpus {self.cpus:g} must be above 0 and at most --max-cpus {self.max_cpus:g}")
+        if self.timeout > self.max_timeout:
+            raise ValidationError(f"--timeout {self.timeout:g} is above --max-timeout {self.max_timeout:g}")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (``127.0.0.1``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def memory_bytes(text: str) -> int:
+    """``512m``, ``2g``, ``1.5G``, ``2gb`` as bytes; a ``ValidationError`` for anything else."""
+    match = _MEMORY.match((text or "").strip())
+    if not match:
+        raise ValidationError(f"memory {text!r} is not a size like 512m or 2g")
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()])
+
+
+def read_credentials(auth_file: str | None, environ: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """Logins from ``auth_file`` (one ``user:password`` a line) and ``$LLM_SANDBOX_PLAYGROUND_AUTH``."""
+    try:
+        lines = Path(auth_file).read_text().splitlines() if auth_file else []
+    except OSError as exc:
+        raise ValidationError(f"cannot read the logins of --auth-file: {exc}") from None
+    env = os.environ if environ is None else environ
+    if env.get(AUTH_VARIABLE):
+        lines.append(env[AUTH_VARIABLE])
+    pairs = []
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        user, colon, password = line.strip().partition(":")
+        if not colon or not user or not password:
+            raise ValidationError(f"a login must be user:password, got a line of {len(line)} characters without it")
+        pairs.append((user, password))
+    return tuple(pairs)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -75,6 +154,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=defaults.max_sessions,
         help="live sandboxes at most; the least recently used idle one is recycled (default 16)",
     )
+    parser.add_argument(
+        "--max-sessions-per-visitor",
+        type=int,
+        default=defaults.max_sessions_per_visitor,
+        help="live sandboxes one visitor (login, else address) may hold across their tabs (default 8)",
+    )
+    parser.add_argument("--max-memory", default=defaults.max_memory, help="the most memory Settings may set (4g)")
+    parser.add_argument(
+        "--max-cpus", type=float, default=defaults.max_cpus, help="the most CPUs Settings may set (this machine's)"
+    )
+    parser.add_argument(
+        "--max-timeout", type=float, default=defaults.max_timeout, help="the longest run Settings may allow (600 s)"
+    )
+    parser.add_argument(
+        "--auth-file",
+        default=None,
+        help=f"logins, one user:password a line (or ${AUTH_VARIABLE}=user:password); "
+        "required when --host is not a loopback address",
+    )
     return parser
 
 
@@ -91,4 +189,9 @@ def config_from_args(args: argparse.Namespace) -> PlaygroundConfig:
         security_policy=args.security_policy,
         idle_timeout=args.idle_timeout,
         max_sessions=args.max_sessions,
+        max_sessions_per_visitor=args.max_sessions_per_visitor,
+        max_memory=args.max_memory,
+        max_cpus=args.max_cpus,
+        max_timeout=args.max_timeout,
+        credentials=read_credentials(args.auth_file),
     )

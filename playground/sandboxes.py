@@ -18,6 +18,7 @@ from llm_sandbox.agents import FileEntry, SessionInfo, SessionManager
 from llm_sandbox.const import SupportedLanguage
 from llm_sandbox.contract import nano_cpus
 from llm_sandbox.data import ExecutionResult
+from llm_sandbox.exceptions import SessionLimitError
 from llm_sandbox.security import get_security_policy
 from llm_sandbox.sessions import ArtifactSandboxSession
 from playground.live import LiveRouter, LiveRun
@@ -34,6 +35,7 @@ class Sandboxes:
 
     def __init__(self, config: PlaygroundConfig, tabs: Tabs) -> None:
         self.tabs = tabs
+        self.max_per_visitor = config.max_sessions_per_visitor
         self.manager = SessionManager(
             backend=config.backend,
             lang=config.lang,
@@ -49,6 +51,13 @@ class Sandboxes:
     def _open(self, key: str, lang: str) -> ArtifactSandboxSession:
         """The manager's session factory: the tab's current settings, applied as the sandbox opens."""
         tab = self.tabs.get(key)
+        visitors = self.tabs.visitors()
+        held = [info for info in self.manager.sessions() if visitors.get(info.key) == tab.visitor]
+        if len(held) > self.max_per_visitor:  # the sandbox being opened is among them
+            raise SessionLimitError(
+                f"this visitor already has {len(held) - 1} sandboxes open, the most one visitor may have "
+                f"({self.max_per_visitor}); close another browser tab or press New sandbox there, then try again"
+            )
         settings = tab.settings
         options = self.manager.options(lang)
         options.pop("backend", None)
@@ -93,9 +102,10 @@ class Sandboxes:
         with self.manager.session(tab.key, lang) as sandbox:
             return sandbox.list_files(depth=3, limit=300)
 
-    def read_file(self, tab: TabState, lang: str, path: str) -> bytes:
+    def download(self, tab: TabState, lang: str, path: str, host_path: str) -> None:
+        """Copy a file of the tab's ``lang`` sandbox to ``host_path`` (streamed; bounded by ``max_copy_bytes``)."""
         with self.manager.session(tab.key, lang) as sandbox:
-            return sandbox.read_file(path)
+            sandbox.download(path, host_path)
 
     async def discard(self, tab: TabState) -> None:
         """Close the tab's sandboxes now (their files go with them)."""

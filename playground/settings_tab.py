@@ -5,22 +5,20 @@ by their annotation.
 """
 
 import asyncio
-import os
 import posixpath
-import re
+import shutil
 from typing import Any
 
-from llm_sandbox.exceptions import SandboxError
+from llm_sandbox.exceptions import SandboxError, ValidationError
+from llm_sandbox.timeouts import check_timeout
 from llm_sandbox.tools.text import human_size
-from playground.options import PlaygroundConfig
+from playground.options import PlaygroundConfig, memory_bytes
 from playground.sandboxes import Sandboxes
 from playground.state import Settings, Tabs, TabState
 from playground.ui import gr
 
 NO_POLICY = "none"
 """The security preset dropdown's choice for no code checks."""
-
-_MEMORY = re.compile(r"^\d+(\.\d+)?\s*[kmgKMG]?[bB]?$")
 
 
 class SettingsTab:
@@ -29,6 +27,9 @@ class SettingsTab:
     def __init__(self, config: PlaygroundConfig, tabs: Tabs, sandboxes: Sandboxes) -> None:
         self.default_language = config.lang
         self.idle_timeout = config.idle_timeout
+        self.max_memory = config.max_memory
+        self.max_cpus = config.max_cpus
+        self.max_timeout = config.max_timeout
         self.tabs = tabs
         self.sandboxes = sandboxes
 
@@ -45,13 +46,18 @@ class SettingsTab:
         tab = self.tabs.get(request)
         problems = []
         memory = (memory or "").strip()
-        if not _MEMORY.match(memory):
-            problems.append(f"memory {memory!r} is not a size like 512m or 2g")
-        most = os.cpu_count() or 1
-        if cpus is None or not 0 < float(cpus) <= most:
-            problems.append(f"CPUs must be above 0 and at most {most} (this machine's), got {cpus}")
-        if timeout is None or float(timeout) <= 0:
-            problems.append(f"the timeout must be above 0 seconds, got {timeout}")
+        try:
+            if memory_bytes(memory) > memory_bytes(self.max_memory):
+                problems.append(f"memory {memory} is above {self.max_memory}, the most this server allows")
+        except ValidationError as exc:
+            problems.append(str(exc))
+        if cpus is None or not 0 < float(cpus) <= self.max_cpus:
+            problems.append(f"CPUs must be above 0 and at most {self.max_cpus:g} (this server's limit), got {cpus}")
+        try:
+            if (check_timeout(timeout, "the timeout") or 0) > self.max_timeout:
+                problems.append(f"the timeout {timeout:g} s is above {self.max_timeout:g} s, this server's limit")
+        except ValidationError as exc:
+            problems.append(str(exc))
         if problems:
             return "**Not applied:** " + "; ".join(problems) + "."
         tab.settings = Settings(
@@ -95,15 +101,18 @@ class SettingsTab:
         lang = language or self.default_language
         if not any(info.language == lang for info in self.sandboxes.sessions(tab)):
             return None, f"No {lang} sandbox is open for this tab."
-        try:
-            data = self.sandboxes.read_file(tab, lang, path)
-        except (SandboxError, OSError, ValueError) as exc:
-            return None, f"Could not read {path}: {exc}"
         folder = tab.directory / f"download-{tab.next_number()}"
         folder.mkdir()
         target = folder / (posixpath.basename(path.rstrip("/")) or "file")
-        target.write_bytes(data)
-        return str(target), f"{path}: {human_size(len(data))}"
+        try:
+            self.sandboxes.download(tab, lang, path, str(target))
+        except (SandboxError, OSError, ValueError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None, f"Could not read {path}: {exc}"
+        if target.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            return None, f"{path} is a directory; download its files one by one."
+        return str(target), f"{path}: {human_size(target.stat().st_size)}"
 
     def _view(self, tab: TabState) -> tuple[str, list[list[Any]]]:
         """Markdown about the tab's live sandboxes, and the files of their working directories."""

@@ -57,6 +57,8 @@ class TabState:
     key: str
     directory: Path
     settings: Settings
+    visitor: str = "unknown"
+    """Who opened the tab: their login, else their address (sandboxes are bounded per visitor)."""
     applied: dict[str, Settings] = field(default_factory=dict)
     """Per language: the settings its open sandbox was opened with."""
     messages: list[Any] = field(default_factory=list)
@@ -80,6 +82,15 @@ class TabState:
         return list(self.plots), list(self.files.values()) or None
 
 
+def visitor_of(request: gr.Request) -> str:
+    """Who sends ``request``: the logged-in user, else the client's address."""
+    username = getattr(request, "username", None)
+    if username:
+        return f"user {username}"
+    client = getattr(request, "client", None)
+    return f"address {getattr(client, 'host', None) or 'unknown'}"
+
+
 class Tabs:
     """Every browser tab's state, by Gradio session; each tab's files go to its folder under one temporary root."""
 
@@ -97,8 +108,15 @@ class Tabs:
             if state is None:
                 directory = self.root / re.sub(r"[^A-Za-z0-9_-]", "_", key)
                 directory.mkdir(parents=True, exist_ok=True)
-                state = self._tabs[key] = TabState(key=key, directory=directory, settings=self.defaults)
+                visitor = "unknown" if isinstance(request, str) else visitor_of(request)
+                state = TabState(key=key, directory=directory, settings=self.defaults, visitor=visitor)
+                self._tabs[key] = state
             return state
+
+    def visitors(self) -> dict[str, str]:
+        """Tab key → visitor, for every tab known."""
+        with self._lock:
+            return {key: tab.visitor for key, tab in self._tabs.items()}
 
     def drop(self, key: str) -> None:
         """Forget a tab and remove its folder."""

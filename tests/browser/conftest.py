@@ -101,8 +101,8 @@ def serve_playground(browser_requirements: None) -> Iterator[Callable[..., Serve
 
     started: list[tuple[Any, Any]] = []
 
-    def start(model: str | None) -> Served:
-        config = PlaygroundConfig(host="127.0.0.1", port=free_port(), model=model, timeout=60)
+    def start(model: str | None, **options: Any) -> Served:
+        config = PlaygroundConfig(host="127.0.0.1", port=free_port(), model=model, timeout=60, **options)
         demo, playground = build_app(config, resolve_model(model, env={}))
         started.append((demo, playground))
         launch(demo, playground, block=False)

@@ -282,8 +282,8 @@ def test_copy_files_and_directories_both_ways(make_session: Any, tmp_path: Path)
     session.run("open('result.txt', 'w').write('from sandbox')")
     session.copy_from_runtime("result.txt", str(tmp_path / "out" / "result.txt"))
     assert (tmp_path / "out" / "result.txt").read_text() == "from sandbox"
-    session.copy_from_runtime("/sandbox/copied", str(tmp_path / "back"))
-    assert (tmp_path / "back" / "nested" / "x.txt").read_text() == "x"
+    session.copy_from_runtime("/sandbox/copied", str(tmp_path / "back"))  # a directory lands inside dest
+    assert (tmp_path / "back" / "copied" / "nested" / "x.txt").read_text() == "x"
 
     data, stat = session.get_archive("/sandbox/result.txt")
     assert stat["name"] == "result.txt" and stat["size"] == len("from sandbox")

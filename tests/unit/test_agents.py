@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
-import io
-import tarfile
+import shlex
 import threading
 import time
 import uuid
@@ -138,29 +137,12 @@ class FakeSession:
         if any(" " in name for name in libraries):
             raise ValidationError(f"invalid library name {libraries[0]!r}")
         if "missing-package" in libraries:
-            raise PackageManagerError(
-                "installing missing-package failed (exit code 1):\nNo matching distribution"
-            )
+            raise PackageManagerError("pip", "installing missing-package exited with code 1:\nNo matching distribution")
         self.installed += libraries
         return ConsoleOutput(exit_code=0, stdout="ok")
 
     def copy_to_runtime(self, src: str, dest: str) -> None:
         self.files[dest] = Path(src).read_bytes()
-
-    def get_archive(self, path: str) -> tuple[bytes, dict]:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            if path in self.files:
-                info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
-                info.size = len(self.files[path])
-                archive.addfile(info, io.BytesIO(self.files[path]))
-            elif any(name.startswith(path.rstrip("/") + "/") for name in self.files):
-                info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            else:
-                raise FileNotFoundError(f"{path} does not exist in the sandbox")
-        return buffer.getvalue(), {}
 
     def execute_command(
         self,
@@ -170,6 +152,14 @@ class FakeSession:
         on_stderr: Any = None,
         timeout: Any = None,
     ) -> ConsoleOutput:
+        if "llm-sandbox-read" in command:  # ManagedSession.read_file: the size, then base64 of the start
+            path, max_bytes = shlex.split(command)[-2:]
+            if path in self.files:
+                data = self.files[path]
+                head = base64.b64encode(data[: int(max_bytes)]).decode()
+                return ConsoleOutput(exit_code=0, stdout=f"{len(data)}\n{head}")
+            is_dir = any(name.startswith(path.rstrip("/") + "/") for name in self.files)
+            return ConsoleOutput(exit_code=45 if is_dir else 44)
         lines = [f"f\t{len(data)}\t{path}" for path, data in sorted(self.files.items())]
         return ConsoleOutput(exit_code=0, stdout="\n".join(lines) + "\n")
 
@@ -662,7 +652,9 @@ def test_langchain_toolkit_tools_share_one_sandbox(manager: SessionManager) -> N
     from llm_sandbox.langchain import SandboxToolkit
 
     tools = {tool.name: tool for tool in SandboxToolkit(manager=manager).get_tools()}
-    assert sorted(tools) == ["install_packages", "list_files", "read_file", "run_code", "upload_file"]
+    assert sorted(tools) == [
+        "install_packages", "list_files", "read_file", "reset_session", "run_code", "upload_file"
+    ]
     assert all(isinstance(tool, BaseTool) and tool.manager is manager for tool in tools.values())
     config = thread("t1")
     assert (
@@ -739,6 +731,7 @@ def test_llamaindex_tool_list_is_sync_and_async_with_context(manager: SessionMan
         "upload_file",
         "read_file",
         "list_files",
+        "reset_session",
     ]
     assert all(t.requires_context for t in tools)
     run = tools[0]

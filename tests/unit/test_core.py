@@ -7,7 +7,7 @@ import pytest
 from llm_sandbox import FileType, LanguageNotSupportedError, ValidationError
 from llm_sandbox.engines.base import STDERR, STDOUT
 from llm_sandbox.engines.fake import FakeEngine
-from llm_sandbox.exceptions import LibraryInstallationNotSupportedError
+from llm_sandbox.exceptions import ArtifactLimitError, LibraryInstallationNotSupportedError
 from llm_sandbox.host import host_package_settings
 from llm_sandbox.languages import LanguageConfig, get_language, register_language, supported_languages
 from llm_sandbox.sessions.artifacts import read_artifacts as _read_artifacts
@@ -77,19 +77,6 @@ def test_container_paths(path: str, expected: str) -> None:
 def test_container_paths_refused(path: str) -> None:
     with pytest.raises(ValidationError):
         _container_path(path, "/sandbox")
-
-
-@pytest.mark.parametrize(
-    "name", ["numpy", "numpy==2.1.0", "scikit-learn>=1.0", "pkg[extra]", "@scope/pkg", "github.com/a/b"]
-)
-def test_library_names_accepted(name: str) -> None:
-    get_language("python").validate_libraries([name])
-
-
-@pytest.mark.parametrize("name", ["numpy; rm -rf /", "$(id)", "-e .", "a b", "x|y", "a&&b", "'q'", ""])
-def test_library_names_rejected(name: str) -> None:
-    with pytest.raises(ValidationError):
-        get_language("python").validate_libraries([name])
 
 
 def test_install_command_quotes_and_validates() -> None:
@@ -185,7 +172,7 @@ def test_installer_is_locked_down_and_trusts_the_host_ca(monkeypatch: pytest.Mon
 def test_trailer_is_bounded() -> None:
     collector = OutputCollector(marker=MARKER, trailer_limit=10)
     collector(STDOUT, MARKER + b"0\n")
-    with pytest.raises(OverflowError):
+    with pytest.raises(ArtifactLimitError, match="exceed"):
         collector(STDOUT, b"x" * 20)
 
 

@@ -96,7 +96,7 @@ def test_pod_carries_the_secure_defaults_and_is_deleted_on_close(cluster: FakeCl
     with kubelet(cluster), session(cluster, env_vars={"GREETING": "hi"}) as sandbox:
         [pod] = cluster.pods()
         assert isinstance(sandbox, SandboxKubernetesSession)
-        assert pod["metadata"]["name"] == sandbox.pod_name == sandbox.container_id
+        assert pod["metadata"]["name"] == sandbox.pod_name == sandbox.container_id == sandbox.container
         assert pod["metadata"]["labels"]["llm-sandbox.session"] == sandbox.session_id
         assert pod["metadata"]["annotations"]["llm-sandbox.owner"].endswith(f"/{__import__('os').getpid()}")
         spec = pod["spec"]
@@ -228,6 +228,7 @@ def test_image_pull_failure_fails_fast_with_the_fix(cluster: FakeCluster) -> Non
         session(cluster, image="nope:1", pod_ready_timeout=60).open()
     assert time.monotonic() - started < 10, "waited for the timeout instead of failing fast"
     message = str(caught.value)
+    assert caught.value.image == "nope:1" and message.startswith("Failed to pull image nope:1: pod default/")
     assert "cannot pull image 'nope:1' (ImagePullBackOff)" in message
     assert 'Failed to pull image "nope:1": not found' in message
     assert "registry" in message and "docs/kubernetes.md" in message

@@ -91,11 +91,19 @@ def test_java_refuses_libraries_with_a_reason() -> None:
         get_language("java").get_library_installation_command(["gson"])
 
 
-@pytest.mark.parametrize(("lang", "mode"), [("cpp", "deb"), ("r", "r"), ("ruby", "gem"), ("go", "go")])
-def test_install_commands_run_the_installer_script(lang: str, mode: str) -> None:
-    command = get_language(lang).get_library_installation_command(["pkg-one", "pkg+two"])
+@pytest.mark.parametrize(
+    ("lang", "mode", "names"),
+    [
+        ("cpp", "deb", "pkg-one pkg+two"),
+        ("r", "r", "pkg.one r-cran-two"),
+        ("ruby", "gem", "pkg-one pkg_two==1.0"),
+        ("go", "go", "example.com/one example.com/two@v1.0.0"),
+    ],
+)
+def test_install_commands_run_the_installer_script(lang: str, mode: str, names: str) -> None:
+    command = get_language(lang).get_library_installation_command(names.split())
     assert command.startswith("sh -c '")
-    assert command.endswith(f" llm-sandbox-install {mode} pkg-one pkg+two")
+    assert command.endswith(f" llm-sandbox-install {mode} {names}")
 
 
 def test_npm_install_runs_no_package_scripts() -> None:

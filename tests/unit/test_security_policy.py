@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError as PydanticValidationError
 
-from llm_sandbox.exceptions import SecurityError, SecurityViolationError, ValidationError
+from llm_sandbox.exceptions import InvalidRegexPatternError, SecurityError, SecurityViolationError, ValidationError
 from llm_sandbox.security import (
     CommentSyntax,
     ModuleRef,
@@ -95,16 +94,19 @@ def test_development_reports_without_blocking() -> None:
 
 
 def test_invalid_regex_is_rejected_at_construction() -> None:
-    with pytest.raises(PydanticValidationError) as info:
+    with pytest.raises(InvalidRegexPatternError) as info:
         SecurityPattern(pattern=r"os\.system(", description="bad", severity=S.HIGH)
     message = str(info.value)
-    assert "invalid regular expression" in message
-    assert "os" in message and "missing )" in message
-    assert isinstance(info.value, ValueError)
+    assert message.startswith("Invalid regex pattern: os\\.system(")
+    assert "missing )" in message and "re.escape" in message
+    assert isinstance(info.value, SecurityError)
+    with pytest.raises(InvalidRegexPatternError):
+        SecurityPattern.validate_pattern("[")
+    assert SecurityPattern.validate_pattern(r"\beval\(") == r"\beval\("
 
 
 def test_invalid_regex_is_rejected_from_json_too() -> None:
-    with pytest.raises(ValueError, match="invalid regular expression"):
+    with pytest.raises(InvalidRegexPatternError, match=r"Invalid regex pattern: \["):
         SecurityPolicy.model_validate_json(
             '{"patterns": [{"pattern": "[", "description": "x", "severity": 3}]}'
         )

@@ -3,8 +3,8 @@
 The public names of the API reference, nothing else.
 """
 
-from llm_sandbox.const import FileType, PlotFormat, SandboxBackend, SupportedLanguage
-from llm_sandbox.data import ConsoleOutput, ExecutionResult, FileOutput, PlotOutput
+from llm_sandbox.const import DefaultImage, FileType, PlotFormat, SandboxBackend, SupportedLanguage
+from llm_sandbox.data import ConsoleOutput, ExecutionResult, FileOutput, PlotOutput, StreamCallback
 from llm_sandbox.exceptions import (
     ContainerError,
     ImageNotFoundError,
@@ -47,6 +47,7 @@ __all__ = [
     "BaseSession",
     "ConsoleOutput",
     "ContainerError",
+    "DefaultImage",
     "ExecutionResult",
     "FileOutput",
     "FileType",
@@ -75,6 +76,7 @@ __all__ = [
     "SecurityPolicy",
     "SecurityViolationError",
     "Session",
+    "StreamCallback",
     "SupportedLanguage",
     "UnsupportedBackendError",
     "ValidationError",

@@ -56,6 +56,8 @@ COMMITTED_WORKDIR = "/opt/llm-sandbox-state/workdir"
 """Where a committed image keeps the workdir it had (restored into the tmpfs workdir at open)."""
 CA_BUNDLE_IN_CONTAINER = "/etc/llm-sandbox/host-ca.crt"
 """Where an installer finds the host's CA bundle."""
+EGRESS_SOCKET_IN_CONTAINER = "/etc/llm-sandbox/egress.sock"
+"""Where an installer finds the socket of its filtering proxy (``sessions/egress.py``)."""
 
 # hardening ----------------------------------------------------------------------------------
 HARDENING: dict[str, Any] = {

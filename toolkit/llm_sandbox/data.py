@@ -1,15 +1,33 @@
-"""Results returned by sessions."""
+"""Results returned by sessions: immutable records, as in the reference API."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from llm_sandbox.const import FileType
 
+StreamCallback = Callable[[str], None]
+"""Receives each decoded chunk of stdout or stderr as it arrives (``on_stdout`` / ``on_stderr``)."""
 
-@dataclass
+
+class _Text(str):
+    """The deprecated ``ConsoleOutput.text``: the stdout string, which can also be called (``text()``).
+
+    The reference API has ``text()`` as a method; earlier versions of this library had a
+    property. Both spellings give the stdout.
+    """
+
+    def __call__(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
 class ConsoleOutput:
     """Exit code and captured output of code or a command."""
 
@@ -23,12 +41,28 @@ class ConsoleOutput:
 
     @property
     def text(self) -> str:
-        """Deprecated alias of ``stdout``."""
+        """Deprecated: use ``stdout``. Reads as the stdout (``result.text``) and can be called (``result.text()``)."""
         warnings.warn("ConsoleOutput.text is deprecated; use .stdout", DeprecationWarning, stacklevel=2)
-        return self.stdout
+        return _Text(self.stdout)
+
+    def to_json(self, include_plots: bool = False) -> str:
+        """The result as a JSON object; artifacts (``plots``, ``files``, base64 content) only with ``include_plots``."""
+        fields = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        if not include_plots:
+            fields.pop("plots", None)
+            fields.pop("files", None)
+        return json.dumps(fields, indent=2, default=_json_value)
 
 
-@dataclass
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {item.name: getattr(value, item.name) for item in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+@dataclass(frozen=True)
 class PlotOutput:
     """A plot or image produced by a run, base64 encoded.
 
@@ -44,7 +78,7 @@ class PlotOutput:
     filename: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileOutput:
     """A file the code wrote into the outputs directory during the run.
 
@@ -59,7 +93,7 @@ class FileOutput:
     content_base64: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExecutionResult(ConsoleOutput):
     """Console output plus the artifacts of one run."""
 

@@ -2,34 +2,48 @@
 
 Every message says what happened and what to do about it. Engine exceptions
 (docker, podman, kubernetes) are translated into these at the engine boundary
-and never reach users raw::
+and never reach users raw. The names, constructor arguments and base messages
+are those of the reference API (``llm-sandbox``), so code that catches them, or
+builds them in tests, runs unchanged; where this library knows more, it adds to
+the message::
 
     SandboxError
     ├── ContainerError                  the engine failed, or the container is gone
     ├── ImageError
     │   ├── ImageNotFoundError
-    │   ├── ImagePullError
+    │   ├── ImagePullError              (image, error)
     │   └── ImageBuildError
     ├── NotOpenSessionError
     │   └── SessionClosedError          closed, or its session_timeout expired
     ├── SandboxTimeoutError             the processes were killed; the session stays usable
     ├── KernelDiedError                 an interactive session's kernel died; restarted, state lost
     ├── ResourceError                   a limit was reached
+    │   ├── ArtifactLimitError          a run's plots and files exceed what the host takes back
     │   └── SessionLimitError           a SessionManager's max_sessions
     ├── ManagerClosedError
     ├── ValidationError (ValueError)    bad input: paths, names, options
-    │   └── CommandEmptyError
+    │   ├── CommandEmptyError
+    │   └── ExtraArgumentsError         arguments a session does not take
+    ├── CommandFailedError              a command run for you failed (verify_installation)
     ├── LanguageNotSupportedError (ValueError)
+    ├── LanguageHandlerNotInitializedError  a handler class that sets no LanguageConfig
     ├── LanguageNotSupportPlotError
     ├── LibraryInstallationNotSupportedError
-    ├── PackageManagerError             the package manager failed (its message included)
+    ├── PackageManagerError             the package manager is missing or failed (its output included)
     ├── MissingDependencyError (ImportError)
     ├── UnsupportedBackendError (ValueError)
     └── SecurityError
-        └── SecurityViolationError      refused by the session's policy
+        ├── SecurityViolationError      refused by the session's policy
+        └── InvalidRegexPatternError    a policy pattern that does not compile (not a ValueError, so
+                                        pydantic lets it through unwrapped)
 """
 
 from __future__ import annotations
+
+
+def _extended(base: str, *details: str | None, separator: str = "; ") -> str:
+    """``base``, followed by the details this library adds (the reference API's message comes first)."""
+    return separator.join([base, *(detail for detail in details if detail)])
 
 
 class SandboxError(Exception):
@@ -49,14 +63,16 @@ class ImageNotFoundError(ImageError):
 
     def __init__(self, image: str, hint: str | None = None) -> None:
         self.image = image
-        message = f"image {image!r} was not found"
-        if hint:
-            message += f"; {hint}"
-        super().__init__(message)
+        super().__init__(_extended(f"Image {image} not found", hint))
 
 
 class ImagePullError(ImageError):
     """The image could not be pulled from a registry."""
+
+    def __init__(self, image: str, error: str) -> None:
+        self.image = image
+        self.error = error
+        super().__init__(f"Failed to pull image {image}: {error}")
 
 
 class ImageBuildError(ImageError):
@@ -67,11 +83,7 @@ class NotOpenSessionError(SandboxError):
     """An operation needs an open session."""
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(
-            message
-            or "the session is not open; use it as a context manager (`with SandboxSession(...) as s:`) "
-            "or call open() first"
-        )
+        super().__init__(message or "Session is not open. Please call open() method before running code.")
 
 
 class SessionClosedError(NotOpenSessionError):
@@ -102,6 +114,22 @@ class ResourceError(SandboxError):
     """A resource limit was hit or a resource could not be allocated."""
 
 
+class ArtifactLimitError(ResourceError):
+    """The artifacts of a run (its plots and output files together) exceed the host-side limit.
+
+    Its own type, so that nothing else (an ``OverflowError`` from a socket, say)
+    is ever taken for it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"the artifacts of this run exceed {limit // 2**20} MiB in total; write fewer or smaller files "
+            "to the outputs directory (large files are best fetched with copy_from_runtime from another "
+            "directory)"
+        )
+
+
 class SessionLimitError(ResourceError):
     """``max_sessions`` sandboxes of a session manager are live and none became free in time."""
 
@@ -114,19 +142,50 @@ class ValidationError(SandboxError, ValueError):
     """An argument is invalid (library name, path, configuration value...)."""
 
 
+class CommandEmptyError(ValidationError):
+    """A command was empty."""
+
+    def __init__(self) -> None:
+        super().__init__("Command cannot be empty")
+
+
+class ExtraArgumentsError(ValidationError):
+    """A session was given arguments it does not take."""
+
+
+class CommandFailedError(SandboxError):
+    """A command the library ran on the user's behalf exited with a non-zero code."""
+
+    def __init__(self, command: str, exit_code: int, output: str) -> None:
+        self.command = command
+        self.exit_code = exit_code
+        self.output = output
+        super().__init__(f"Command {command} failed with exit code {exit_code}:\n{output}")
+
+
 class LanguageNotSupportedError(SandboxError, ValueError):
     """The language is not registered (or cannot do what was asked: ``why`` says)."""
 
     def __init__(self, lang: str, supported: list[str] | None = None, why: str | None = None) -> None:
         self.lang = lang
-        message = f"language {lang!r} is not supported" + (f" {why}" if why else "")
-        if supported:
-            message += f"; choose one of: {', '.join(sorted(supported))}"
-        super().__init__(message)
+        choices = f"choose one of: {', '.join(sorted(supported))}" if supported else None
+        super().__init__(_extended(f"Language {lang} is not supported" + (f" {why}" if why else ""), choices))
+
+
+class LanguageHandlerNotInitializedError(SandboxError):
+    """A language handler has no :class:`~llm_sandbox.languages.LanguageConfig` (its class must set ``config``)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        super().__init__(f"Language handler for {language} is not initialized.")
 
 
 class LanguageNotSupportPlotError(SandboxError):
-    """Kept for compatibility with the reference API; this library never raises it from run()."""
+    """The language captures no plots. Kept for compatibility: ``run()`` never raises it here."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        super().__init__(f"Language {lang} does not support plot detection")
 
 
 class LibraryInstallationNotSupportedError(SandboxError):
@@ -134,11 +193,20 @@ class LibraryInstallationNotSupportedError(SandboxError):
 
     def __init__(self, lang: str, why: str | None = None) -> None:
         self.lang = lang
-        super().__init__(f"library installation is not supported for {lang}" + (f": {why}" if why else ""))
+        super().__init__(_extended(f"Library installation is not supported for {lang}", why, separator=": "))
 
 
 class PackageManagerError(SandboxError):
-    """Installing libraries failed (the package manager's own message is included)."""
+    """The package manager is missing, or installing failed (``failure`` holds its own output)."""
+
+    def __init__(self, package_manager: str, failure: str | None = None) -> None:
+        self.package_manager = package_manager
+        self.failure = failure
+        super().__init__(
+            f"Package manager {package_manager} failed: {failure}"
+            if failure is not None
+            else f"Package manager {package_manager} not found"
+        )
 
 
 class MissingDependencyError(SandboxError, ImportError):
@@ -148,9 +216,14 @@ class MissingDependencyError(SandboxError, ImportError):
 class UnsupportedBackendError(SandboxError, ValueError):
     """The backend name is unknown."""
 
+    def __init__(self, backend: str, supported: list[str] | None = None) -> None:
+        self.backend = backend
+        choices = f"choose one of: {', '.join(supported)}" if supported else None
+        super().__init__(_extended(f"Unsupported backend: {backend}", choices))
+
 
 class SecurityError(SandboxError):
-    """A security check failed."""
+    """A security check failed, or a security policy is invalid."""
 
 
 class SecurityViolationError(SecurityError):
@@ -161,8 +234,10 @@ class SecurityViolationError(SecurityError):
         self.violations = list(violations or [])
 
 
-class CommandEmptyError(ValidationError):
-    """A command was empty."""
+class InvalidRegexPatternError(SecurityError):
+    """A security pattern is not a valid regular expression."""
 
-    def __init__(self) -> None:
-        super().__init__("the command is empty; pass a non-empty shell command")
+    def __init__(self, pattern: str, reason: str | None = None) -> None:
+        self.pattern = pattern
+        hint = f"{reason}; fix the pattern (escape literal text with re.escape())" if reason else None
+        super().__init__(_extended(f"Invalid regex pattern: {pattern}", hint))

@@ -41,7 +41,7 @@ from llm_sandbox.agents.events import (
 )
 from llm_sandbox.agents.managed import ManagedSession
 from llm_sandbox.agents.manager import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, SessionManager
-from llm_sandbox.agents.records import FileEntry, LanguageInfo, SessionInfo
+from llm_sandbox.agents.records import FileContent, FileEntry, LanguageInfo, SessionInfo
 from llm_sandbox.exceptions import ManagerClosedError, SessionLimitError
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_MAX_SESSIONS",
     "EventCallback",
     "EventStream",
+    "FileContent",
     "FileEntry",
     "LanguageInfo",
     "ManagedSession",

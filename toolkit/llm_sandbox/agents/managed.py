@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
+import base64
+import binascii
 import shlex
-import tarfile
 import tempfile
 import threading
 import time
@@ -15,14 +15,26 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from llm_sandbox.agents.events import OutputChunk, RunFinished, RunStarted, SandboxEvent
-from llm_sandbox.agents.records import FileEntry, session_id_of
+from llm_sandbox.agents.records import FileContent, FileEntry, session_id_of
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
-from llm_sandbox.exceptions import ContainerError, ValidationError
+from llm_sandbox.exceptions import ContainerError, ResourceError, ValidationError
 from llm_sandbox.sessions.files import sandbox_path
 from llm_sandbox.sessions.interactive import InteractiveSandboxSession
 
 T = TypeVar("T")
 _WRITABLE_ROOTS = ("/tmp",)
+DEFAULT_READ_BYTES = 256 * 1024
+"""What :meth:`ManagedSession.read_file` reads of a file unless told otherwise."""
+
+_NOT_FOUND, _IS_DIRECTORY, _IS_LINK, _NOT_REGULAR = 44, 45, 46, 47
+_READ_SCRIPT = f"""p=$1
+if [ -L "$p" ]; then readlink -- "$p"; exit {_IS_LINK}; fi
+[ -e "$p" ] || exit {_NOT_FOUND}
+[ -d "$p" ] && exit {_IS_DIRECTORY}
+[ -f "$p" ] || exit {_NOT_REGULAR}
+[ -r "$p" ] || {{ echo "permission denied" >&2; exit 1; }}
+stat -c %s -- "$p" && head -c "$2" -- "$p" | base64 -w 0"""
+"""Prints the file's size, then the base64 of its first ``$2`` bytes; never reads a pipe or a device."""
 
 
 class Slot:
@@ -277,22 +289,37 @@ class ManagedSession:
         source = self.resolve_path(src)
         self._checked(lambda: self.session.copy_from_runtime(source, host_path))
 
-    def read_file(self, path: str) -> bytes:
-        """The bytes of a sandbox file (``FileNotFoundError``, ``IsADirectoryError`` otherwise)."""
+    def read_file(self, path: str, *, max_bytes: int = DEFAULT_READ_BYTES) -> FileContent:
+        """The first ``max_bytes`` bytes of a sandbox file, and its size.
+
+        Only that much is read, in the sandbox (``head -c``): a huge (or sparse) file costs this
+        machine nothing. ``FileNotFoundError``, ``IsADirectoryError``, or ``ValidationError`` for a
+        link or anything but a regular file. Copy whole files with :meth:`download`.
+        """
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValidationError(f"max_bytes must be a number of bytes (0 or more), got {max_bytes!r}")
         target = self.resolve_path(path)
-        data, _ = self._checked(lambda: self.session.get_archive(target))
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            member = archive.next()
-            if member is None:
-                raise FileNotFoundError(f"{target} does not exist in the sandbox")
-            if member.isdir():
-                raise IsADirectoryError(f"{target} is a directory, not a file")
-            if member.issym() or member.islnk():
-                raise ValidationError(f"{target} is a link to {member.linkname}; read that path instead")
-            handle = archive.extractfile(member)
-            if handle is None:
-                raise ValidationError(f"{target} is not a regular file")
-            return handle.read()
+        command = f"sh -c {shlex.quote(_READ_SCRIPT)} llm-sandbox-read {shlex.quote(target)} {max_bytes}"
+        output = self._checked(lambda: self.session.execute_command(command))
+        lines = output.stdout.split("\n")
+        if output.exit_code == _NOT_FOUND:
+            raise FileNotFoundError(f"{target} does not exist in the sandbox")
+        if output.exit_code == _IS_DIRECTORY:
+            raise IsADirectoryError(f"{target} is a directory, not a file")
+        if output.exit_code == _IS_LINK:
+            raise ValidationError(f"{target} is a link to {lines[0]}; read that path instead")
+        if output.exit_code == _NOT_REGULAR:
+            raise ValidationError(f"{target} is not a regular file (a pipe, socket or device); it is not read")
+        if output.exit_code != 0 or len(lines) < 2 or not lines[0].isdigit():
+            raise ValidationError(f"cannot read {target}: {output.stderr.strip()[-300:] or output.stdout[-300:]}")
+        try:
+            data = base64.b64decode(lines[1], validate=True)
+        except binascii.Error:
+            raise ResourceError(
+                f"reading {max_bytes} bytes of {target} exceeds the session's output limit (max_output_bytes); "
+                "read fewer bytes"
+            ) from None
+        return FileContent(target, max(int(lines[0]), len(data)), data)  # /proc files claim size 0
 
     def list_files(self, path: str | None = None, *, depth: int = 3, limit: int = 500) -> list[FileEntry]:
         """Entries under ``path`` (default: the workdir), ``depth`` levels deep, at most ``limit``."""

@@ -37,6 +37,7 @@ from llm_sandbox.exceptions import (
     ValidationError,
 )
 from llm_sandbox.languages import get_language
+from llm_sandbox.timeouts import check_timeout
 
 logger = logging.getLogger("llm_sandbox.agents")
 
@@ -123,12 +124,9 @@ class SessionManager:
     ) -> None:
         if max_sessions < 1:
             raise ValidationError(f"max_sessions must be at least 1, got {max_sessions}")
-        if idle_timeout is not None and idle_timeout <= 0:
-            raise ValidationError(
-                f"idle_timeout must be positive (or None to never reap), got {idle_timeout}"
-            )
-        if wait_timeout is not None and wait_timeout < 0:
-            raise ValidationError(f"wait_timeout must be >= 0 (or None to wait forever), got {wait_timeout}")
+        idle_timeout = check_timeout(idle_timeout, "idle_timeout", none_means="never reaping")
+        wait_timeout = check_timeout(wait_timeout, "wait_timeout", allow_zero=True, none_means="waiting forever")
+        execution_timeout = check_timeout(execution_timeout, "execution_timeout", none_means="the default")
         self.backend = backend
         self.lang = get_language(lang).name
         names = [get_language(name).name for name in (languages or [self.lang])]
@@ -459,7 +457,8 @@ class SessionManager:
         The manager's reaper thread calls this periodically; call it yourself to reap now
         (``reap_idle(0)`` closes every sandbox not in use).
         """
-        limit = self.idle_timeout if idle_timeout is None else idle_timeout
+        limit = check_timeout(idle_timeout, "idle_timeout", allow_zero=True)
+        limit = self.idle_timeout if limit is None else limit
         if limit is None:
             return 0
         now = time.monotonic()

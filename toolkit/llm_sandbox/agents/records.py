@@ -56,6 +56,21 @@ class FileEntry:
     size: int
 
 
+@dataclass(frozen=True)
+class FileContent:
+    """What :meth:`ManagedSession.read_file` read: the start of a file (at most what was asked) and its size."""
+
+    path: str
+    size: int
+    """The whole file's size, in bytes."""
+    data: bytes
+    """Its first bytes: all of them unless ``truncated``."""
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.data) < self.size
+
+
 _DISPLAY_NAMES = {
     "python": "Python",
     "javascript": "JavaScript",

@@ -128,6 +128,11 @@ class Engine(Protocol):
         """True when the container exists and is running."""
         ...
 
+    def container_handle(self, container_id: str) -> Any:
+        """The engine client's own object for the container (``session.container`` of the reference API):
+        the docker SDK's ``Container`` on Docker and Podman, the pod name on Kubernetes."""
+        ...
+
     def exec(
         self,
         container_id: str,

@@ -34,6 +34,7 @@ from llm_sandbox.exceptions import (
 try:
     import docker
     import docker.errors
+    import docker.models.containers
     import docker.types
     import docker.utils
 except ImportError as exc:  # pragma: no cover - docker is a core dependency
@@ -50,7 +51,8 @@ def translate_errors(what: str) -> Iterator[None]:
     except SandboxError:
         raise
     except docker.errors.ImageNotFound as exc:
-        raise ImageNotFoundError(str(exc.explanation or exc)) from exc
+        explanation = str(exc.explanation or exc)
+        raise ImageNotFoundError(explanation.removeprefix("No such image: "), f"{what} failed") from exc
     except docker.errors.NotFound as exc:
         raise ContainerError(f"{what}: not found ({exc.explanation or exc})") from exc
     except docker.errors.APIError as exc:
@@ -132,7 +134,8 @@ class DockerEngine:
     # containers ---------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
         options = dict(spec.options)
-        mounts = [
+        mounts = list(options.pop("mounts", None) or [])  # the user's docker.types.Mount list
+        mounts += [
             docker.types.Mount(target, name, type="volume", read_only=target in spec.read_only_paths)
             for name, target in spec.volumes.items()
         ]
@@ -165,6 +168,10 @@ class DockerEngine:
                 return bool(self.api.inspect_container(container_id)["State"]["Running"])
             except docker.errors.NotFound:
                 return False
+
+    def container_handle(self, container_id: str) -> docker.models.containers.Container:
+        with translate_errors(f"looking up container {container_id[:12]}"):
+            return self.client.containers.get(container_id)
 
     def remove(self, container_id: str) -> None:
         with translate_errors(f"removing container {container_id[:12]}"), contextlib.suppress(docker.errors.NotFound):

@@ -20,7 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_sandbox.engines.base import STDERR, STDOUT, Capabilities, ContainerSpec, OutputCallback, Stdin
+from llm_sandbox.engines.base import (
+    STDERR,
+    STDOUT,
+    Capabilities,
+    ContainerSpec,
+    ExecChannel,
+    OutputCallback,
+    Stdin,
+)
 from llm_sandbox.exceptions import ContainerError
 
 
@@ -87,6 +95,12 @@ class FakeEngine:
     def exists(self, container_id: str) -> bool:
         return container_id in self.containers
 
+    def container_handle(self, container_id: str) -> ContainerSpec:
+        """The container's record."""
+        if container_id not in self.containers:
+            raise ContainerError(f"looking up container {container_id}: not found")
+        return self.containers[container_id]
+
     def exec(
         self,
         container_id: str,
@@ -110,6 +124,18 @@ class FakeEngine:
                 if payload:
                     on_output(stream, payload)
         return reply.exit_code
+
+    def open_exec(
+        self,
+        container_id: str,
+        argv: list[str],
+        *,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+    ) -> ExecChannel:
+        """Nothing runs here, so nothing stays up: sessions then do without warm processes."""
+        raise ContainerError("the fake engine runs no long-lived processes")
 
     def signal(self, container_id: str, signal: str) -> None:
         self.signals.append((container_id, signal))

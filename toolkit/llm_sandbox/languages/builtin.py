@@ -19,16 +19,55 @@ import shlex
 from importlib import resources
 
 from llm_sandbox.contract import PACKAGES_DIR, RUNTIME_DIR
-from llm_sandbox.languages.base import (
-    AbstractLanguageHandler,
-    LanguageConfig,
-    LanguageHandler,
-    PlotDetectionConfig,
-)
+from llm_sandbox.languages.base import LanguageConfig, LanguageHandler, PlotDetectionConfig, PlotLibrary
 
 PACKAGES = PACKAGES_DIR
 DEB_ROOT = f"{PACKAGES}/deb/root"
 DEB_LIB = f"{PACKAGES}/deb/lib"  # symlink made by install.sh: root/usr/lib/<multiarch>
+
+# Library names per package manager (matched whole; see LanguageConfig.library_pattern). Only names and
+# version constraints: a URL, path, VCS reference, alias, option or shell syntax never reaches an installer.
+_PEP508_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PEP440_CLAUSE = r"(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9][A-Za-z0-9.*+!_-]*"
+PIP_LIBRARY = (
+    rf"{_PEP508_NAME} *(?:\[ *{_PEP508_NAME}(?: *, *{_PEP508_NAME})* *\])?"
+    rf" *(?:{_PEP440_CLAUSE}(?: *, *{_PEP440_CLAUSE})*)?"
+)
+"""A PEP 508 name with extras and version clauses (``pandas[excel]>=2,<3``); no ``name @ URL``, no markers."""
+NPM_LIBRARY = r"(?:@[a-z0-9~][a-z0-9._~-]*/)?[A-Za-z0-9~][A-Za-z0-9._~-]*(?:@[A-Za-z0-9.^~<>=*|+ -]+)?"
+"""An npm name, scoped or not, with a version, range or tag (``@types/node@^20``); no ``user/repo``,
+``git+``, ``file:``, ``npm:`` aliases or URLs (they need ``/`` or ``:``)."""
+GEM_LIBRARY = r"[A-Za-z0-9][A-Za-z0-9._-]*(?:==[0-9][A-Za-z0-9.]*)?"
+CRAN_LIBRARY = r"[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|r-[a-z0-9][a-z0-9+.-]+"
+"""A CRAN package name (installed from Debian's ``r-cran-<name>``), or a Debian ``r-*`` package."""
+DEBIAN_LIBRARY = r"[a-z0-9][a-z0-9+.-]+"
+_GO_ELEMENT = r"[A-Za-z0-9_~+-]+(?:\.[A-Za-z0-9_~+-]+)*"
+GO_LIBRARY = rf"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/{_GO_ELEMENT})*(?:(?:@|==)[A-Za-z0-9][A-Za-z0-9_.+-]*)?"
+"""A Go module path (its first element a domain name) with an optional ``@version``."""
+
+
+class _SlashComments(LanguageHandler):
+    """``//`` to the end of the line, ``/* ... */`` blocks (the reference's regexes; the scanner filters)."""
+
+    @staticmethod
+    def get_inline_comment_patterns() -> str:
+        return r"//.*$"
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"/\*[\s\S]*?\*/"
+
+
+class _HashComments(LanguageHandler):
+    """``#`` to the end of the line; no block comments unless a subclass says so."""
+
+    @staticmethod
+    def get_inline_comment_patterns() -> str:
+        return r"#.*$"
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"(?!)"
 
 
 def _install_script(mode: str) -> str:
@@ -54,21 +93,35 @@ PYTHON = LanguageConfig(
         "python3 -m pip install --user --only-binary=:all: --no-warn-script-location "
         "--progress-bar off --quiet {libraries}"
     ),
+    library_pattern=PIP_LIBRARY,
+    library_example="a PyPI name with optional extras and version (numpy, numpy==2.1.0, pandas[excel]>=2)",
     plot_detection=PlotDetectionConfig(
-        libraries=("matplotlib", "seaborn", "plotly"),
+        libraries=(PlotLibrary.MATPLOTLIB, PlotLibrary.SEABORN, PlotLibrary.PLOTLY),
         environment={"MPLBACKEND": "module://llm_sandbox_mpl", "PYTHONPATH": "/opt/llm-sandbox"},
     ),
     preinstalled_libraries=("numpy", "pandas", "matplotlib", "seaborn", "plotly"),
     warm_runner=("python3", f"{RUNTIME_DIR}/llm_sandbox_runner.py"),
     kernel=("python3", f"{RUNTIME_DIR}/llm_sandbox_kernel.py"),
+    import_pattern=r"(?m)(?:^|[;:])\s*(?:import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*{module}(?![\w])"
+    r"|from\s+{module}(?:\.[\w.]+)?\s+import\b)",
+    version_command="python3 --version",
 )
+
+
+class PythonHandler(_HashComments):
+    config = PYTHON
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        """Docstrings, which the reference counts as comments."""
+        return r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''
 
 
 # ---------------------------------------------------------------------------------------------
 # JavaScript (Node.js)
 # ---------------------------------------------------------------------------------------------
 _ESM = re.compile(
-    r"^\s*(?:import\s*[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{))", re.M
+    r"^ *(?:import *[\w{*'\"]|export\s+(?:default|const|let|var|function|class|async|\{))", re.M
 )
 
 JAVASCRIPT = LanguageConfig(
@@ -88,11 +141,18 @@ JAVASCRIPT = LanguageConfig(
         "--no-update-notifier --no-package-lock --loglevel=error {libraries}"
     ),
     kernel=("node", f"{RUNTIME_DIR}/llm_sandbox_kernel.js"),
+    library_pattern=NPM_LIBRARY,
+    library_example="an npm package name, optionally scoped and versioned (lodash, lodash@4.17.21, @types/node@^20)",
+    import_pattern=r"(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s*|\bimport\s*)"
+    r"['\"](?:node:)?{module}(?:/[^'\"]*)?['\"]",
+    version_command="node --version",
 )
 
 
-class JavaScriptHandler(AbstractLanguageHandler):
+class JavaScriptHandler(_SlashComments):
     """Code with ``import``/``export`` statements runs as an ES module (``.mjs``)."""
+
+    config = JAVASCRIPT
 
     def source_filename(self, code: str) -> str:
         return "main.mjs" if _ESM.search(code) else "main.js"
@@ -116,6 +176,8 @@ JAVA = LanguageConfig(
         "the Java image has no Maven or Gradle resolver and no Maven repository is assumed reachable; "
         "use the JDK's standard library, or copy jars into the sandbox and load them yourself"
     ),
+    import_pattern=r"\bimport\s+(?:static\s+)?{module}(?:\.[\w*]+)*\s*;",
+    version_command="java -version",
 )
 
 _JAVA_COMMENTS_AND_STRINGS = re.compile(
@@ -128,8 +190,10 @@ _JAVA_TYPE = re.compile(
 )
 
 
-class JavaHandler(AbstractLanguageHandler):
+class JavaHandler(_SlashComments):
     """The code file is named after its public class (or its first class), as javac expects."""
+
+    config = JAVA
 
     def source_filename(self, code: str) -> str:
         stripped = _JAVA_COMMENTS_AND_STRINGS.sub(" ", code)
@@ -160,6 +224,8 @@ CPP = LanguageConfig(
     ],
     package_manager="apt",
     install_command=_install_script("deb"),
+    library_pattern=DEBIAN_LIBRARY,
+    library_example="a Debian package name (libfmt-dev, or fmt for libfmt-dev); the version is Debian's",
     environment={
         "CPATH": f"{DEB_ROOT}/usr/include:{PACKAGES}/deb/include-arch",
         "LIBRARY_PATH": f"{DEB_LIB}:{DEB_ROOT}/usr/lib",
@@ -167,11 +233,15 @@ CPP = LanguageConfig(
     },
     exec_tmp=True,
     preinstalled_libraries=("libstdc++ (C++17 standard library)",),
+    import_pattern=r"(?m)^\s*#\s*include\s*[<\"]{module}(?:\.h|\.hpp)?[>\"]",
+    version_command="g++ --version",
 )
 
 
-class CppHandler(AbstractLanguageHandler):
+class CppHandler(_SlashComments):
     """``libstdc++`` and the other toolchain libraries are part of the image: nothing to install."""
+
+    config = CPP
 
     def libraries_to_install(self, libraries: list[str]) -> list[str]:
         return [name for name in libraries if name.lower() not in _CPP_BUILTIN]
@@ -198,9 +268,17 @@ GO = LanguageConfig(
     ],
     package_manager="go",
     install_command=_install_script("go"),
+    library_pattern=GO_LIBRARY,
+    library_example="a Go module path, optionally with @version (github.com/google/uuid@v1.6.0)",
     # GOCACHE (/tmp, kept between the runs of a session), GOPATH and GOPROXY=off are set in the image.
     exec_tmp=True,
+    import_pattern=r"\bimport\s*(?:\([^)]*?)?(?:[\w.]+\s+)?\"{module}(?:/[^\"]*)?\"",
+    version_command="go version",
 )
+
+
+class GoHandler(_SlashComments):
+    config = GO
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,11 +291,23 @@ RUBY = LanguageConfig(
     execution_commands=["exec ruby {file}"],
     package_manager="gem",
     install_command=_install_script("gem"),
+    library_pattern=GEM_LIBRARY,
+    library_example="a gem name, optionally with ==version (rainbow, rainbow==3.1.1)",
     # Gems, and Debian's ruby-* packages (used when no gem source answers), are found in GEM_HOME
     # (set in the image); older Debian packages through RUBYLIB, their system libraries in deb/lib.
     environment={"RUBYLIB": f"{DEB_ROOT}/usr/lib/ruby/vendor_ruby", "LD_LIBRARY_PATH": DEB_LIB},
     kernel=("ruby", f"{RUNTIME_DIR}/llm_sandbox_kernel.rb"),
+    import_pattern=r"\brequire(?:_relative)?\s*\(?\s*['\"]{module}(?:/[^'\"]*)?['\"]",
+    version_command="ruby --version",
 )
+
+
+class RubyHandler(_HashComments):
+    config = RUBY
+
+    @staticmethod
+    def get_multiline_comment_patterns() -> str:
+        return r"(?m)^=begin[\s\S]*?^=end"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,6 +320,8 @@ R = LanguageConfig(
     execution_commands=["exec Rscript {file}"],
     package_manager="apt (r-cran-*)",
     install_command=_install_script("r"),
+    library_pattern=CRAN_LIBRARY,
+    library_example="a CRAN package name (data.table, jsonlite); the version is Debian's r-cran-* package",
     # R_LIBS_USER (image) holds the installed packages; their system libraries are in deb/lib.
     # Fontconfig (cairo plots) needs a writable cache; HOME is read-only.
     environment={"LD_LIBRARY_PATH": DEB_LIB, "XDG_CACHE_HOME": "/tmp/.cache"},
@@ -240,15 +332,23 @@ R = LanguageConfig(
     preinstalled_libraries=("ggplot2",),
     # stdbuf: R's console output is line-buffered, so a cell's output streams as it is printed.
     kernel=("stdbuf", "-oL", "-eL", "Rscript", f"{RUNTIME_DIR}/llm_sandbox_kernel.R"),
+    import_pattern=r"\b(?:library|require|requireNamespace|loadNamespace)\s*\(\s*(?:package\s*=\s*)?['\"]?"
+    r"{module}['\"]?\s*[,)]|\b{module}:::?",
+    version_command="Rscript --version",
 )
 
 
-BUILTIN_LANGUAGES: list[tuple[LanguageConfig, type[AbstractLanguageHandler]]] = [
-    (PYTHON, LanguageHandler),
-    (JAVASCRIPT, JavaScriptHandler),
-    (JAVA, JavaHandler),
-    (CPP, CppHandler),
-    (GO, LanguageHandler),
-    (RUBY, LanguageHandler),
-    (R, LanguageHandler),
+class RHandler(_HashComments):
+    config = R
+
+
+BUILTIN_LANGUAGES: list[type[LanguageHandler]] = [
+    PythonHandler,
+    JavaScriptHandler,
+    JavaHandler,
+    CppHandler,
+    GoHandler,
+    RubyHandler,
+    RHandler,
 ]
+"""Each built-in language's handler class; its ``config`` is the language's record."""

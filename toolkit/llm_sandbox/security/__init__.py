@@ -19,6 +19,7 @@ from .analyzers import (
     canonical_language,
     regex_import_analyzer,
     register_analyzer,
+    register_pattern_analyzer,
     registered_languages,
     strip_comments,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "module_matches",
     "regex_import_analyzer",
     "register_analyzer",
+    "register_pattern_analyzer",
     "registered_languages",
     "scan_source",
     "strip_comments",

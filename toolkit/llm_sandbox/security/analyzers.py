@@ -39,6 +39,8 @@ class LanguageAnalyzer:
     analyze: AnalyzeFn
     normalize: Callable[[str], str]
     detects_imports: bool = True
+    import_pattern: Callable[[str], str] | None = None
+    """The reference API's way: ``import_pattern(module)`` is a regex searched in the stripped code."""
 
 
 _REGISTRY: dict[str, LanguageAnalyzer] = {}
@@ -62,9 +64,10 @@ def _register(
     aliases: Iterable[str] = (),
     normalize: Callable[[str], str] | None = None,
     detects_imports: bool = True,
+    import_pattern: Callable[[str], str] | None = None,
 ) -> None:
     key = name.strip().lower()
-    _REGISTRY[key] = LanguageAnalyzer(key, analyze, normalize or _identity, detects_imports)
+    _REGISTRY[key] = LanguageAnalyzer(key, analyze, normalize or _identity, detects_imports, import_pattern)
     _ALIASES.pop(key, None)
     for alias in aliases:
         alias_key = alias.strip().lower()
@@ -107,6 +110,18 @@ def register_analyzer(
         return Analysis(refs, stripped)
 
     _register(lang, analyze, aliases=aliases, normalize=normalize, detects_imports=analyzer is not None)
+
+
+def register_pattern_analyzer(
+    lang: str, import_pattern: Callable[[str], str], strip: Callable[[str], str], *, aliases: Iterable[str] = ()
+) -> None:
+    """Register a language checked the reference API's way, from a language handler's hooks.
+
+    ``strip(code)`` removes comments (the handler's ``filter_comments``); a restricted
+    module is imported when ``import_pattern(module)`` (``get_import_patterns``) is found
+    in what is left. Regexes cannot tell code from strings: prefer :func:`register_analyzer`.
+    """
+    _register(lang, lambda code: Analysis([], strip(code)), aliases=aliases, import_pattern=import_pattern)
 
 
 def get_analyzer(lang: object) -> LanguageAnalyzer:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..exceptions import SecurityViolationError
 from .analyzers import LanguageAnalyzer, canonical_language, get_analyzer
@@ -114,6 +114,19 @@ def _module_violations(
     return violations
 
 
+def _pattern_imports(
+    stripped: str, modules: Sequence[RestrictedModule], import_pattern: Callable[[str], str]
+) -> list[ModuleRef]:
+    """The restricted modules whose import regex is found in the stripped code (a plugin's own regexes)."""
+    found = []
+    for module in modules:
+        match = re.search(import_pattern(module.name), stripped)
+        if match is not None:
+            leading = len(match.group(0)) - len(match.group(0).lstrip())  # a pattern may start at a newline
+            found.append(ModuleRef(module.name, _line_of(stripped, match.start() + leading)))
+    return found
+
+
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -169,7 +182,10 @@ def check_code(code: str, lang: object, policy: SecurityPolicy | None) -> tuple[
             "patterns (register one with llm_sandbox.security.register_analyzer)",
             analyzer.name,
         )
-    violations = _module_violations(analysis.refs, modules, analyzer, policy, analysis.fallback)
+    refs = analysis.refs
+    if analyzer.import_pattern is not None:
+        refs = refs + _pattern_imports(analysis.stripped, modules, analyzer.import_pattern)
+    violations = _module_violations(refs, modules, analyzer, policy, analysis.fallback)
     violations += _pattern_violations(analysis.stripped, patterns, policy, analysis.fallback)
     violations = _sort(violations)
     return not any(v.blocking for v in violations), violations

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..exceptions import InvalidRegexPatternError
+
 
 class SecurityIssueSeverity(IntEnum):
     """Severity of a security issue."""
@@ -34,8 +36,9 @@ class SecurityPattern(BaseModel):
     """A regular expression searched in the code (with comments removed, string literals kept).
 
     ``languages`` limits the pattern to some languages (``None``: every language).
-    The regex is validated when the pattern is built: an invalid one raises a
-    pydantic ``ValidationError`` (a ``ValueError``) naming the pattern and the regex error.
+    The regex is validated when the pattern is built (:meth:`validate_pattern`): an invalid
+    one raises :class:`~llm_sandbox.exceptions.InvalidRegexPatternError` naming the pattern
+    and the regex error.
     """
 
     pattern: str = Field(..., description="Regular expression searched in the comment-stripped code.")
@@ -47,14 +50,12 @@ class SecurityPattern(BaseModel):
 
     @field_validator("pattern")
     @classmethod
-    def _check_regex(cls, value: str) -> str:
+    def validate_pattern(cls, value: str) -> str:
+        """``value`` if it compiles as a regular expression, else :class:`InvalidRegexPatternError`."""
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(
-                f"invalid regular expression {value!r}: {exc}; fix the pattern "
-                "(escape literal text with re.escape())"
-            ) from exc
+            raise InvalidRegexPatternError(value, str(exc)) from exc
         return value
 
     @field_validator("languages")

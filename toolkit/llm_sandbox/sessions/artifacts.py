@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 import tarfile
@@ -68,9 +69,13 @@ def read_artifacts(data: bytes, plotting: bool, outputs_dir: str) -> Artifacts:
             kind = FileType.from_filename(path)
             # A figure saved into the outputs directory was captured when it was saved, in order
             # (savefig, ggsave): name that capture instead of returning the same file twice.
-            same = next((plot for _, plot in captured if encoded is not None and plot.content_base64 == encoded), None)
+            same = next(
+                (i for i, (_, plot) in enumerate(captured) if encoded is not None and plot.content_base64 == encoded),
+                None,
+            )
             if same is not None:
-                same.filename = path
+                order, plot = captured[same]
+                captured[same] = (order, dataclasses.replace(plot, filename=path))
             elif kind.is_image and plotting and encoded is not None and len(captured) + len(images) < MAX_PLOTS:
                 width, height = _image_size(content or b"")
                 images.append(PlotOutput(kind, encoded, width, height, None, filename=path))
@@ -106,9 +111,9 @@ def merge_saved_figures(captured: list[PlotOutput], written: list[PlotOutput]) -
     captured and saved there (``savefig``, ``ggsave``) is returned once, named after its file."""
     merged = list(captured)
     for image in written:
-        same = next((plot for plot in captured if plot.content_base64 == image.content_base64), None)
+        same = next((i for i, plot in enumerate(merged) if plot.content_base64 == image.content_base64), None)
         if same is not None:
-            same.filename = image.filename
+            merged[same] = dataclasses.replace(merged[same], filename=image.filename)
         else:
             merged.append(image)
     return merged

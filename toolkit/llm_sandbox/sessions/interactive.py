@@ -228,30 +228,29 @@ class InteractiveSandboxSession:
                 "(KeyboardInterrupt); the kernel and its state are kept",
                 timeout_duration=limit,
             )
+        captured = plots_from_capture(
+            [(str(p.get("name", "")), str(p.get("data", ""))) for p in document.get("plots") or []]
+        )
+        plots, files, notices = captured.plots, [], captured.notices
+        if self.collect_files and document.get("files"):
+            written = read_artifacts(base64.b64decode(str(document["files"])), True, self._session.outputs_dir)
+            plots, files, notices = merge_saved_figures(plots, written.plots), written.files, notices + written.notices
+        if self._state_lost:
+            notices.insert(0, f"the kernel was restarted ({self._state_lost}); "
+                              "variables, imports and definitions of earlier cells are gone")  # fmt: skip
+            self._state_lost = None
         result = ExecutionResult(
             exit_code=status,
             stdout=collector.stdout.text(),
-            stderr=collector.stderr.text(),
+            stderr="".join(f"[llm-sandbox: {notice}]\n" for notice in notices) + collector.stderr.text(),
+            plots=plots,
+            files=files,
             duration=time.monotonic() - started,
             stdout_truncated=collector.stdout.truncated,
             stderr_truncated=collector.stderr.truncated,
             results=[item for item in document.get("results") or [] if isinstance(item, dict)],
             execution_count=document.get("execution_count"),
         )
-        captured = plots_from_capture(
-            [(str(p.get("name", "")), str(p.get("data", ""))) for p in document.get("plots") or []]
-        )
-        result.plots, notices = captured.plots, captured.notices
-        if self.collect_files and document.get("files"):
-            written = read_artifacts(base64.b64decode(str(document["files"])), True, self._session.outputs_dir)
-            result.plots = merge_saved_figures(result.plots, written.plots)
-            result.files, notices = written.files, notices + written.notices
-        if self._state_lost:
-            notices.insert(0, f"the kernel was restarted ({self._state_lost}); "
-                              "variables, imports and definitions of earlier cells are gone")  # fmt: skip
-            self._state_lost = None
-        if notices:
-            result.stderr = "".join(f"[llm-sandbox: {notice}]\n" for notice in notices) + result.stderr
         return result
 
     def restart(self) -> None:

@@ -5,19 +5,26 @@ session can be built without an engine running) and, for Micromamba, a
 command wrapper. The registry maps the reference API's backend names to
 kinds; engines that need an optional dependency are imported only when a
 session of their kind connects.
+
+Each kind takes its options positionally in the reference API's order (which
+differs between kinds) or by keyword; every other keyword of
+:class:`~llm_sandbox.sessions.session.Session` is accepted too.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from llm_sandbox.const import SandboxBackend, SupportedLanguage
+from llm_sandbox.contract import DEFAULT_WORKDIR
 from llm_sandbox.engines.base import Engine
 from llm_sandbox.exceptions import MissingDependencyError, UnsupportedBackendError, ValidationError
 from llm_sandbox.sessions.micromamba import DEFAULT_ENVIRONMENT, DEFAULT_IMAGE, MicromambaEnvironment
 from llm_sandbox.sessions.session import Session
+from llm_sandbox.timeouts import check_timeout
 
 DEFAULT_READY_TIMEOUT = 180.0
 
@@ -68,9 +75,60 @@ class SandboxDockerSession(Session):
         image: str | None = None,
         dockerfile: str | None = None,
         lang: str = SupportedLanguage.PYTHON,
+        keep_template: bool = False,
+        commit_container: bool = False,
+        commit_image_tag: str | None = None,
+        verbose: bool = False,
+        stream: bool = False,
+        runtime_configs: dict | None = None,
+        workdir: str | None = DEFAULT_WORKDIR,
+        security_policy: Any = None,
+        default_timeout: float | None = None,
+        execution_timeout: float | None = None,
+        session_timeout: float | None = None,
+        container_id: str | None = None,
+        skip_environment_setup: bool = False,
+        encoding_errors: str = "replace",
         **kwargs: Any,
     ) -> None:
-        super().__init__(lambda: self.connect_engine(client), image, dockerfile, lang, **kwargs)
+        if commit_image_tag is not None:
+            raise ValidationError(
+                "commit_image_tag= is not supported: a committed session becomes the image "
+                "llm-sandbox-commit/<lang>:<session id> (session.committed_image); tag it yourself if needed"
+            )
+        kind = type(self)  # not self: a dropped session is then freed at once, without a reference cycle
+        super().__init__(
+            lambda: kind.connect_engine(client),
+            image,
+            dockerfile,
+            lang,
+            keep_template=keep_template,
+            commit_container=commit_container,
+            verbose=verbose,
+            stream=stream,
+            runtime_configs=_with_mounts(runtime_configs, kwargs.pop("mounts", None)),
+            workdir=workdir,
+            security_policy=security_policy,
+            default_timeout=default_timeout,
+            execution_timeout=execution_timeout,
+            session_timeout=session_timeout,
+            container_id=container_id,
+            skip_environment_setup=skip_environment_setup,
+            encoding_errors=encoding_errors,
+            **kwargs,
+        )
+
+
+def _with_mounts(runtime_configs: dict | None, mounts: Any) -> dict:
+    """``runtime_configs`` with the reference's ``mounts=`` (a list of ``docker.types.Mount``) added to its own."""
+    configs = dict(runtime_configs or {})
+    if mounts:
+        configs["mounts"] = [*_as_list(configs.get("mounts")), *_as_list(mounts)]
+    return configs
+
+
+def _as_list(value: Any) -> list:
+    return [] if not value else list(value) if isinstance(value, list | tuple) else [value]
 
 
 class SandboxPodmanSession(SandboxDockerSession):
@@ -85,6 +143,50 @@ class SandboxPodmanSession(SandboxDockerSession):
     @classmethod
     def connect_engine(cls, client: Any) -> Engine:
         return _podman(client)
+
+    def __init__(
+        self,
+        client: Any = None,
+        image: str | None = None,
+        dockerfile: str | None = None,
+        lang: str = SupportedLanguage.PYTHON,
+        keep_template: bool = False,
+        commit_container: bool = False,
+        verbose: bool = False,
+        mounts: list | None = None,
+        stream: bool = False,
+        runtime_configs: dict | None = None,
+        workdir: str | None = DEFAULT_WORKDIR,
+        security_policy: Any = None,
+        default_timeout: float | None = None,
+        execution_timeout: float | None = None,
+        session_timeout: float | None = None,
+        container_id: str | None = None,
+        skip_environment_setup: bool = False,
+        encoding_errors: str = "replace",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            client,
+            image,
+            dockerfile,
+            lang,
+            keep_template=keep_template,
+            commit_container=commit_container,
+            verbose=verbose,
+            mounts=mounts,
+            stream=stream,
+            runtime_configs=runtime_configs,
+            workdir=workdir,
+            security_policy=security_policy,
+            default_timeout=default_timeout,
+            execution_timeout=execution_timeout,
+            session_timeout=session_timeout,
+            container_id=container_id,
+            skip_environment_setup=skip_environment_setup,
+            encoding_errors=encoding_errors,
+            **kwargs,
+        )
 
 
 class MicromambaSession(SandboxDockerSession):
@@ -103,12 +205,43 @@ class MicromambaSession(SandboxDockerSession):
         image: str | None = DEFAULT_IMAGE,
         dockerfile: str | None = None,
         lang: str = SupportedLanguage.PYTHON,
+        keep_template: bool = False,
+        verbose: bool = False,
+        mounts: list | None = None,
         environment: str = DEFAULT_ENVIRONMENT,
+        commit_container: bool = False,
+        stream: bool = True,
+        runtime_configs: dict | None = None,
+        workdir: str | None = DEFAULT_WORKDIR,
+        security_policy: Any = None,
+        default_timeout: float | None = None,
+        execution_timeout: float | None = None,
+        session_timeout: float | None = None,
+        container_id: str | None = None,
+        skip_environment_setup: bool = False,
         **kwargs: Any,
     ) -> None:
         self.environment_wrapper = MicromambaEnvironment(environment)
         super().__init__(
-            client, image or DEFAULT_IMAGE, dockerfile, lang, command_wrapper=self.environment_wrapper, **kwargs
+            client,
+            image or DEFAULT_IMAGE,
+            dockerfile,
+            lang,
+            keep_template=keep_template,
+            verbose=verbose,
+            mounts=mounts,
+            commit_container=commit_container,
+            stream=stream,
+            runtime_configs=runtime_configs,
+            workdir=workdir,
+            security_policy=security_policy,
+            default_timeout=default_timeout,
+            execution_timeout=execution_timeout,
+            session_timeout=session_timeout,
+            container_id=container_id,
+            skip_environment_setup=skip_environment_setup,
+            command_wrapper=self.environment_wrapper,
+            **kwargs,
         )
         self.environment = environment
 
@@ -150,6 +283,8 @@ class SandboxKubernetesSession(Session):
         execution_timeout: float | None = None,
         session_timeout: float | None = None,
         container_id: str | None = None,
+        skip_environment_setup: bool = False,
+        encoding_errors: str = "replace",
         **kwargs: Any,
     ) -> None:
         if kwargs.pop("dockerfile", None):
@@ -159,7 +294,9 @@ class SandboxKubernetesSession(Session):
             )
         if kwargs.pop("commit_container", False):
             raise ValidationError("commit_container=True is not supported on Kubernetes")
-        self.pod_ready_timeout = float(kwargs.pop("pod_ready_timeout", DEFAULT_READY_TIMEOUT))
+        self.pod_ready_timeout = check_timeout(kwargs.pop("pod_ready_timeout", None), "pod_ready_timeout") or (
+            DEFAULT_READY_TIMEOUT
+        )
         self.installer_pod_manifest = copy.deepcopy(kwargs.pop("installer_pod_manifest", None) or {})
         if pod_manifest is not None and not isinstance(pod_manifest, dict):
             raise ValidationError("pod_manifest must be a dict (a parsed pod manifest)")
@@ -174,7 +311,7 @@ class SandboxKubernetesSession(Session):
             runtime_configs["environment"] = {**environment, **self.env_vars}
         runtime_configs["pod_manifest"] = self.pod_manifest
         super().__init__(
-            lambda: _kubernetes_engine(client, self.kube_namespace, self.pod_ready_timeout),
+            functools.partial(_kubernetes_engine, client, self.kube_namespace, self.pod_ready_timeout),
             image,
             None,
             lang,
@@ -186,6 +323,8 @@ class SandboxKubernetesSession(Session):
             execution_timeout=execution_timeout,
             session_timeout=session_timeout,
             container_id=container_id,
+            skip_environment_setup=skip_environment_setup,
+            encoding_errors=encoding_errors,
             **kwargs,
         )
 
@@ -231,9 +370,7 @@ def create_session(backend: SandboxBackend | str = SandboxBackend.DOCKER, *args:
     try:
         kind = SandboxBackend(str(backend).lower())
     except ValueError:
-        raise UnsupportedBackendError(
-            f"unknown backend {backend!r}; choose one of: {', '.join(b.value for b in SandboxBackend)}"
-        ) from None
+        raise UnsupportedBackendError(str(backend), [b.value for b in SandboxBackend]) from None
     return SESSION_KINDS[kind](*args, **kwargs)
 
 

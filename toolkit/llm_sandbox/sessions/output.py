@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llm_sandbox.engines.base import STDERR, STDOUT
+from llm_sandbox.exceptions import ArtifactLimitError
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 MAX_TRAILER_BYTES = 256 * 1024 * 1024
@@ -58,10 +59,6 @@ class OutputLimits:
     encoding_errors: str
 
 
-class TrailerOverflow(OverflowError):
-    """The trailer (the artifacts of a run) grew past its limit; raised by :class:`OutputCollector`."""
-
-
 class _Cut:
     """One stream cut at the first occurrence of a marker: output before it, the trailer after it.
 
@@ -79,7 +76,7 @@ class _Cut:
     def add(self, chunk: bytes) -> None:
         if self.trailer is not None:
             if len(self.trailer) + len(chunk) > self.trailer_limit:
-                raise TrailerOverflow(f"the trailer exceeds {self.trailer_limit} bytes")
+                raise ArtifactLimitError(self.trailer_limit)
             self.trailer += chunk
             return
         data = self._held + chunk
@@ -107,7 +104,7 @@ class OutputCollector:
     When ``marker`` is given, stdout is cut at its first occurrence: what comes
     before is the program's output, what comes after is the wrapper's trailer
     (exit code and artifacts), kept whole up to ``trailer_limit`` bytes
-    (:class:`TrailerOverflow` beyond). With ``stderr_marker`` stderr is cut at
+    (:class:`~llm_sandbox.exceptions.ArtifactLimitError` beyond). With ``stderr_marker`` stderr is cut at
     the same marker too (a warm process marks the end of a request on both
     streams, which arrive independently); its trailer is ``stderr_trailer``.
     """

@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 
 from llm_sandbox.contract import RUN_ROOT, runtime_file
 from llm_sandbox.engines.base import ExecDeadlineExceeded
-from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxTimeoutError
+from llm_sandbox.exceptions import ContainerError, SandboxTimeoutError
 from llm_sandbox.sessions.output import (
     MAX_TRAILER_BYTES,
     OutputCollector,
     OutputLimits,
-    TrailerOverflow,
     parse_trailer,
 )
 from llm_sandbox.sessions.sandbox import Sandbox
@@ -116,13 +115,6 @@ class Runner:
                     f"{what} ran longer than its timeout of {timeout:g}s and was killed "
                     "(with every process it started); the session is still usable",
                     timeout_duration=timeout,
-                ) from None
-            except TrailerOverflow:
-                self._stop(run)
-                raise ResourceError(
-                    f"the artifacts of this run exceed {MAX_TRAILER_BYTES // 2**20} MiB in total; "
-                    "write fewer or smaller files to the outputs directory (large files are best "
-                    "fetched with copy_from_runtime from another directory)"
                 ) from None
             except BaseException:
                 self._stop(run)

@@ -9,7 +9,6 @@ installation and artifacts. What an engine cannot do is checked once, here.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import threading
@@ -37,21 +36,24 @@ from llm_sandbox.data import ConsoleOutput, ExecutionResult
 from llm_sandbox.engines.base import ContainerSpec, Engine
 from llm_sandbox.exceptions import (
     CommandEmptyError,
+    CommandFailedError,
     ContainerError,
+    ExtraArgumentsError,
     LibraryInstallationNotSupportedError,
     NotOpenSessionError,
     PackageManagerError,
     SessionClosedError,
     ValidationError,
 )
-from llm_sandbox.languages import AbstractLanguageHandler, get_language
+from llm_sandbox.languages import AbstractLanguageHandler, RuntimeContext, get_language
 from llm_sandbox.sessions import commit as committing
 from llm_sandbox.sessions import files, image, installer
-from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, read_artifacts
+from llm_sandbox.sessions.artifacts import MAX_ARTIFACT_BYTES, Artifacts, read_artifacts
 from llm_sandbox.sessions.output import DEFAULT_MAX_OUTPUT_BYTES, OutputCollector, OutputLimits
 from llm_sandbox.sessions.runner import ARTIFACTS_SH, Runner
 from llm_sandbox.sessions.sandbox import Sandbox
 from llm_sandbox.sessions.warm import WarmSlot, warm_command
+from llm_sandbox.timeouts import check_timeout
 
 logger = logging.getLogger("llm_sandbox")
 
@@ -72,14 +74,36 @@ class CommandWrapper(Protocol):
         ...
 
 
-_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_sessions() -> None:
-    for session in list(_open_sessions):
+def _remove_sandbox(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+    """Remove a session's container, its packages volume and its built template, quietly."""
+    if container_id is not None:
         with contextlib.suppress(Exception):
-            session.close()
+            engine.remove(container_id)
+    with contextlib.suppress(Exception):
+        engine.remove_volume(volume)
+    if template is not None:
+        with contextlib.suppress(Exception):
+            engine.remove_image(template)
+
+
+def _remove_dropped(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+    """The finalizer of a session that was never closed: it was garbage-collected, or the interpreter exits.
+
+    On collection the removal runs in a thread of its own (never inside whatever code the garbage
+    collector interrupted, which may hold a lock of the engine's client); the thread is not a daemon,
+    so the interpreter waits for it before exiting. At exit (the main thread is done) it runs here.
+    """
+    args = (engine, container_id, volume, template)
+    if threading.main_thread().is_alive():
+        threading.Thread(target=_remove_sandbox, args=args, name="llm-sandbox-cleanup").start()
+    else:
+        _remove_sandbox(*args)
+
+
+def _expire_session(session: weakref.ref[Session]) -> None:
+    alive = session()
+    if alive is not None:
+        alive._expire()
 
 
 class Session:
@@ -112,6 +136,7 @@ class Session:
         skip_environment_setup: bool = False,
         encoding_errors: str = "replace",
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        max_copy_bytes: int = files.DEFAULT_MAX_COPY_BYTES,
         outputs_dir: str | None = None,
         install_timeout: float | None = None,
         libraries: list[str] | None = None,
@@ -119,7 +144,7 @@ class Session:
         **kwargs: Any,
     ) -> None:
         if kwargs:
-            raise ValidationError(
+            raise ExtraArgumentsError(
                 f"unexpected argument(s) for a {self.backend_name} session: {', '.join(sorted(kwargs))}"
             )
         self.language: AbstractLanguageHandler = get_language(str(lang))
@@ -133,18 +158,28 @@ class Session:
         self.workdir = workdir or DEFAULT_WORKDIR
         files.check_absolute(self.workdir, "workdir")
         self.security_policy = security_policy
-        self.default_timeout = default_timeout
-        self.execution_timeout = execution_timeout
-        self.session_timeout = session_timeout
-        self.install_timeout = install_timeout or DEFAULT_INSTALL_TIMEOUT
+        self.default_timeout = check_timeout(default_timeout, "default_timeout", none_means="300 s")
+        self.execution_timeout = check_timeout(
+            execution_timeout, "execution_timeout", none_means="default_timeout"
+        )
+        self.session_timeout = check_timeout(session_timeout, "session_timeout", none_means="no limit")
+        self.install_timeout = (
+            check_timeout(install_timeout, "install_timeout", none_means=f"{DEFAULT_INSTALL_TIMEOUT:g} s")
+            or DEFAULT_INSTALL_TIMEOUT
+        )
         self.encoding_errors = encoding_errors
         self.max_output_bytes = max_output_bytes
+        if isinstance(max_copy_bytes, bool) or not isinstance(max_copy_bytes, int) or max_copy_bytes <= 0:
+            raise ValidationError(f"max_copy_bytes must be a positive number of bytes, got {max_copy_bytes!r}")
+        self.max_copy_bytes = max_copy_bytes
+        """What one copy out of the sandbox (``copy_from_runtime``, ``get_archive``) may bring to this machine."""
         self.outputs_dir = outputs_dir or f"{self.workdir.rstrip('/')}/outputs"
         self.skip_environment_setup = skip_environment_setup
-        self.initial_libraries = list(libraries or [])
+        self.initial_libraries = self.language.validate_libraries(list(_library_list(libraries)))
         self.runtime_configs = dict(runtime_configs or {})
         if "timeout" in self.runtime_configs:  # the reference accepts it here
-            self.execution_timeout = self.execution_timeout or float(self.runtime_configs.pop("timeout"))
+            timeout = check_timeout(self.runtime_configs.pop("timeout"), "runtime_configs['timeout']")
+            self.execution_timeout = self.execution_timeout or timeout
         self.command_wrapper = command_wrapper
         self.container_id: str | None = container_id
         self.attached = container_id is not None
@@ -164,6 +199,8 @@ class Session:
         self._closed = False
         self._expired = False
         self._session_timer: threading.Timer | None = None
+        self._finalizer: weakref.finalize | None = None
+        """Removes the container if this object is dropped without close() (see :meth:`_tie_to_life`)."""
         if verbose:
             _enable_verbose_logging()
 
@@ -189,6 +226,22 @@ class Session:
     def is_open(self) -> bool:
         return self._opened and not self._closed
 
+    @property
+    def container(self) -> Any:
+        """The engine's own object for the sandbox while the session is open, else ``None`` (reference API).
+
+        Docker and Podman: the docker SDK's ``Container`` (``session.container.id``);
+        Kubernetes: the pod name.
+        """
+        if not self.is_open or self.container_id is None:
+            return None
+        return self.engine.container_handle(self.container_id)
+
+    @property
+    def language_handler(self) -> AbstractLanguageHandler:
+        """The reference API's name for :attr:`language`."""
+        return self.language
+
     def open(self) -> Session:
         """Create (or attach to) the container. Idempotent."""
         with self._lock:
@@ -206,6 +259,7 @@ class Session:
                     )
             else:
                 self.container_id = self._create_container()
+                self._tie_to_life()
             sandbox = Sandbox(
                 self.engine,
                 self.container_id,
@@ -222,14 +276,13 @@ class Session:
                     self._remove_container()
                     raise
             self._opened = True
-            _open_sessions.add(self)
             if self.session_timeout:
-                self._session_timer = threading.Timer(self.session_timeout, self._expire)
+                # A weak reference: a pending timer must not keep a dropped session alive.
+                self._session_timer = threading.Timer(self.session_timeout, _expire_session, (weakref.ref(self),))
                 self._session_timer.daemon = True
                 self._session_timer.start()
         try:
-            if self.initial_libraries and not self.skip_environment_setup:
-                self.install(self.initial_libraries)
+            self.environment_setup()
         except BaseException:
             self.close()
             raise
@@ -249,6 +302,42 @@ class Session:
         assert self._runner is not None
         self._runner.on_kill.append(warm.forget)
         return warm
+
+    def _tie_to_life(self) -> None:
+        """Remove the container with this object: a session dropped without close() leaves nothing behind.
+
+        ``weakref.finalize`` runs when the session is garbage-collected and at interpreter exit,
+        whichever comes first; close() runs it at once (and then it never runs again).
+        """
+        template = None if self.keep_template else self._built_template
+        self._finalizer = weakref.finalize(
+            self, _remove_dropped, self.engine, self.container_id, self.packages_volume, template
+        )
+
+    def environment_setup(self) -> None:
+        """Prepare the sandbox once it is open: install the ``libraries=`` given to the session.
+
+        ``open()`` calls it. Skipped with ``skip_environment_setup=True`` and for
+        containers the session attached to. The images come ready for their language,
+        so there is no virtual environment to create or package manager to upgrade.
+        """
+        if self.initial_libraries and not self.skip_environment_setup and not self.attached:
+            self.install(self.initial_libraries)
+
+    def verify_installation(self) -> ConsoleOutput:
+        """Check that the sandbox can run the session's language: its toolchain answers.
+
+        Runs the language's ``version_command`` (e.g. ``python3 --version``) and returns
+        its output; raises :class:`CommandFailedError` when it fails (a custom image
+        without the interpreter or compiler, say).
+        """
+        command = self.language.config.version_command
+        if command is None:
+            return ConsoleOutput()
+        output = self.execute_command(command)
+        if not output.success():
+            raise CommandFailedError(command, output.exit_code, (output.stderr or output.stdout).strip())
+        return output
 
     def _check_capabilities(self) -> None:
         """What this session asks of its engine, checked once, before anything is created."""
@@ -311,7 +400,6 @@ class Session:
             self._closed = True
         if self._session_timer is not None:
             self._session_timer.cancel()
-        _open_sessions.discard(self)
         if self.container_id is None or self.attached:
             return
         try:
@@ -327,11 +415,9 @@ class Session:
             self._runner.closed = True
         if self._warm is not None:
             self._warm.close()
-        if self.container_id is not None:
-            with contextlib.suppress(Exception):
-                self.engine.remove(self.container_id)
-        self._remove_volume_quietly()
-        self._remove_template_quietly()
+        tied = self._finalizer.detach() if self._finalizer is not None else None
+        if tied is not None:
+            _remove_sandbox(*tied[2])
 
     def _remove_volume_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -364,7 +450,10 @@ class Session:
         if self._closed:
             raise SessionClosedError("the session is closed; open a new session")
         if not self._opened or self._runner is None:
-            raise NotOpenSessionError()
+            raise NotOpenSessionError(
+                "Session is not open. Please call open() method before running code, or use the session as a "
+                "context manager (`with SandboxSession(...) as session:`)"
+            )
         return self._runner
 
     # running code -------------------------------------------------------
@@ -411,7 +500,7 @@ class Session:
         limit = self._timeout(timeout, self.execution_timeout)
         started = time.monotonic()
         exit_code, payload, collector = self._wrapped(
-            self.language.run_command(),
+            self.language.run_command(RuntimeContext(self.workdir)),
             file_name=self.language.source_filename(code),
             content=code.encode(),
             environment=environment,
@@ -422,19 +511,18 @@ class Session:
             what="the code",
             warm=self._warm,
         )
-        result = ExecutionResult(
+        found = read_artifacts(payload, plotting, self.outputs_dir) if artifacts and payload else Artifacts()
+        notices = "".join(f"\n[llm-sandbox: {notice}]\n" for notice in found.notices)
+        return ExecutionResult(
             exit_code=exit_code,
             stdout=collector.stdout.text(),
-            stderr=collector.stderr.text(),
+            stderr=collector.stderr.text() + notices,
+            plots=found.plots,
+            files=found.files,
             duration=time.monotonic() - started,
             stdout_truncated=collector.stdout.truncated,
             stderr_truncated=collector.stderr.truncated,
         )
-        if artifacts and payload:
-            found = read_artifacts(payload, plotting, self.outputs_dir)
-            result.plots, result.files = found.plots, found.files
-            result.stderr += "".join(f"\n[llm-sandbox: {notice}]\n" for notice in found.notices)
-        return result
 
     def execute_command(
         self,
@@ -463,23 +551,30 @@ class Session:
         return ConsoleOutput(exit_code=exit_code, stdout=collector.stdout.text(), stderr=collector.stderr.text())
 
     def execute_commands(
-        self, commands: list[str | tuple[str, str | None]], workdir: str | None = None
+        self,
+        commands: list[str | tuple[str, str | None]],
+        workdir: str | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
     ) -> ConsoleOutput:
-        """Run commands in order, stopping at the first that fails; returns the last output."""
+        """Run commands in order, stopping at the first that fails; returns the last output.
+
+        An item is a command or a ``(command, workdir)`` pair; output streams to the callbacks.
+        """
         output = ConsoleOutput(exit_code=0)
         for item in commands:
-            command, command_workdir = item if isinstance(item, tuple) else (item, workdir)
-            output = self.execute_command(command, workdir=command_workdir)
+            command, command_workdir = item if isinstance(item, tuple | list) else (item, workdir)
+            output = self.execute_command(command, command_workdir, on_stdout, on_stderr)
             if not output.success():
                 break
         return output
 
     def _timeout(self, explicit: float | None, specific: float | None) -> float:
-        for value in (explicit, specific, self.default_timeout):
+        """The first timeout given: ``explicit`` (checked here), ``specific``, ``default_timeout``, 300 s."""
+        for value in (check_timeout(explicit, "timeout", none_means="the session's timeout"), specific,
+                      self.default_timeout):  # fmt: skip
             if value is not None:
-                if value <= 0:
-                    raise ValidationError(f"timeout must be positive, got {value}")
-                return float(value)
+                return value
         return DEFAULT_EXECUTION_TIMEOUT
 
     def _wrapped(
@@ -569,7 +664,7 @@ class Session:
         into the session's packages volume, which the sandbox mounts read-only.
         """
         self._require_open()
-        libraries = list(libraries or [])
+        libraries = _library_list(libraries)
         if not libraries:
             return ConsoleOutput()
         if self.security_policy is not None:
@@ -585,7 +680,7 @@ class Session:
             raise LibraryInstallationNotSupportedError(
                 self.lang, "this session is attached to a container it did not create (no packages volume)"
             )
-        command = handler.get_library_installation_command(wanted)
+        command = handler.library_installation_command(wanted, RuntimeContext(self.workdir))
         if self.command_wrapper is not None:
             command = self.command_wrapper.wrap(command)
         logger.info("installing %s", ", ".join(wanted))
@@ -601,8 +696,9 @@ class Session:
         )
         if not output.success():
             raise PackageManagerError(
-                f"installing {', '.join(wanted)} failed (exit code {output.exit_code}):\n"
-                f"{(output.stderr or output.stdout)[-3000:]}"
+                handler.config.package_manager or self.lang,
+                f"installing {', '.join(wanted)} exited with code {output.exit_code}:\n"
+                f"{(output.stderr or output.stdout)[-3000:]}",
             )
         self._installed.update(wanted)
         return output
@@ -626,12 +722,27 @@ class Session:
         files.copy_to(self._require_open().sandbox, src, dest)
 
     def copy_from_runtime(self, src: str, dest: str) -> None:
-        """Copy ``src`` (file or directory) from the sandbox to host path ``dest``, creating parents."""
-        files.copy_from(self._require_open().sandbox, src, dest)
+        """Copy ``src`` (file or directory) from the sandbox to host path ``dest``, creating parents.
+
+        A file lands as ``dest`` (or ``dest/<name>`` when ``dest`` is a directory); a directory always
+        lands as ``dest/<name>/...``, as with ``docker cp``. At most ``max_copy_bytes`` are brought over
+        (a ``ResourceError`` says so), streamed to disk as they arrive.
+        """
+        files.copy_from(self._require_open().sandbox, src, dest, self.max_copy_bytes)
 
     def get_archive(self, path: str) -> tuple[bytes, dict]:
-        """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``."""
-        return files.get_archive(self._require_open().sandbox, path)
+        """A tar archive of ``path`` in the sandbox and its stat: ``(bytes, {"name", "size", "mode"})``.
+
+        At most ``max_copy_bytes`` (it is returned in memory).
+        """
+        return files.get_archive(self._require_open().sandbox, path, self.max_copy_bytes)
+
+
+def _library_list(libraries: Any) -> list[str]:
+    """``libraries`` as a list; a single string is refused rather than installed letter by letter."""
+    if isinstance(libraries, str | bytes):
+        raise ValidationError(f"libraries must be a list of names, e.g. [{libraries!r}], not a string")
+    return list(libraries or [])
 
 
 def _enable_verbose_logging() -> None:
@@ -650,6 +761,8 @@ def _translate_runtime_configs(configs: dict[str, Any]) -> dict[str, Any]:
             configs.setdefault("nano_cpus", nano_cpus(float(configs.pop(key))))
     if "environment" in configs and isinstance(configs["environment"], list):
         configs["environment"] = dict(item.split("=", 1) for item in configs["environment"])
+    if "mounts" in configs and not isinstance(configs["mounts"], list | tuple):
+        configs["mounts"] = [configs["mounts"]]
     return configs
 
 

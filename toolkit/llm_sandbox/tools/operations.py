@@ -1,4 +1,5 @@
-"""The five agent operations on a session manager, framework-free: the one layer both adapters share.
+"""The agent operations on a session manager, framework-free: the one layer every adapter shares
+(LangChain, LlamaIndex, the MCP server).
 
 Every operation returns a :class:`~llm_sandbox.tools.text.ToolReply` (text
 for the model + an artifact for the application).
@@ -7,13 +8,15 @@ for the model + an artifact for the application).
 from __future__ import annotations
 
 import base64
+import codecs
 import posixpath
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llm_sandbox.const import FileType
-from llm_sandbox.data import FileOutput
+from llm_sandbox.data import ExecutionResult, FileOutput
 from llm_sandbox.exceptions import LanguageNotSupportedError, ValidationError
 from llm_sandbox.tools.text import (
     DEFAULT_LIST_LIMIT,
@@ -21,7 +24,6 @@ from llm_sandbox.tools.text import (
     DEFAULT_MAX_OUTPUT_CHARS,
     MODEL_FIXABLE_ERRORS,
     ToolReply,
-    clip,
     format_error,
     format_result,
     human_size,
@@ -31,8 +33,11 @@ if TYPE_CHECKING:
     from llm_sandbox.agents import SessionManager
 
 
+OutputCallback = Callable[[str], None]
+
+
 class SandboxOperations:
-    """The five agent operations on a :class:`~llm_sandbox.agents.SessionManager`, framework-free.
+    """The agent operations on a :class:`~llm_sandbox.agents.SessionManager`, framework-free.
 
     ``key`` selects the conversation's sandbox. Each method is blocking (call
     it through ``manager.run_in_thread`` from async code).
@@ -65,23 +70,78 @@ class SandboxOperations:
             )
 
     def run_code(
-        self, key: str, code: str, language: str | None = None, libraries: Sequence[str] | None = None
+        self,
+        key: str,
+        code: str,
+        language: str | None = None,
+        libraries: Sequence[str] | None = None,
+        *,
+        timeout: float | None = None,
+        on_stdout: OutputCallback | None = None,
+        on_stderr: OutputCallback | None = None,
     ) -> ToolReply:
+        """Run ``code``; ``timeout`` overrides the manager's, the callbacks see output as it streams."""
         lang, refusal = self._language(language)
         if refusal is not None:
             return refusal
         if not isinstance(code, str) or not code.strip():
             return ToolReply("error: `code` is empty; pass the complete program to run", ok=False)
+        return self._streamed(
+            key,
+            lang,
+            lambda session, out, err: session.run(
+                code, libraries=list(libraries or []) or None, timeout=timeout, on_stdout=out, on_stderr=err
+            ),
+            on_stdout,
+            on_stderr,
+        )
+
+    def run_command(
+        self,
+        key: str,
+        command: str,
+        language: str | None = None,
+        *,
+        timeout: float | None = None,
+        on_stdout: OutputCallback | None = None,
+        on_stderr: OutputCallback | None = None,
+    ) -> ToolReply:
+        """Run a shell command (``sh -c``) as the sandbox user in the sandbox of ``language``."""
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        if not isinstance(command, str) or not command.strip():
+            return ToolReply("error: `command` is empty; pass the shell command to run", ok=False)
+
+        def call(session: Any, out: OutputCallback, err: OutputCallback) -> ExecutionResult:
+            started = time.monotonic()
+            output = session.execute_command(command, timeout=timeout, on_stdout=out, on_stderr=err)
+            return ExecutionResult(
+                exit_code=output.exit_code,
+                stdout=output.stdout,
+                stderr=output.stderr,
+                duration=time.monotonic() - started,
+            )
+
+        return self._streamed(key, lang, call, on_stdout, on_stderr)
+
+    def _streamed(
+        self,
+        key: str,
+        lang: str | None,
+        call: Callable[[Any, OutputCallback, OutputCallback], ExecutionResult],
+        on_stdout: OutputCallback | None,
+        on_stderr: OutputCallback | None,
+    ) -> ToolReply:
+        """``call(session, on_stdout, on_stderr)`` in the sandbox of ``key``; errors the model can fix
+        (a timeout) are reported with what the program printed before them."""
         stdout: list[str] = []
         stderr: list[str] = []
+        out = _tee(_capped_append(stdout, self.max_output_chars * 4), on_stdout)
+        err = _tee(_capped_append(stderr, self.max_output_chars * 4), on_stderr)
         with self.manager.session(key, lang) as session:  # opening failures are not the model's: raised
             try:
-                result = session.run(
-                    code,
-                    libraries=list(libraries or []) or None,
-                    on_stdout=_capped_append(stdout, self.max_output_chars * 4),
-                    on_stderr=_capped_append(stderr, self.max_output_chars * 4),
-                )
+                result = call(session, out, err)
             except MODEL_FIXABLE_ERRORS as exc:
                 text = format_error(
                     exc, stdout="".join(stdout), stderr="".join(stderr), max_chars=self.max_output_chars
@@ -121,10 +181,11 @@ class SandboxOperations:
         self,
         key: str,
         path: str,
-        content: str | None = None,
+        content: str | bytes | None = None,
         source: str | None = None,
         language: str | None = None,
     ) -> ToolReply:
+        """Write ``content`` (text, or bytes as given) or the user's file ``source`` to ``path``."""
         lang, refusal = self._language(language)
         if refusal is not None:
             return refusal
@@ -146,7 +207,7 @@ class SandboxOperations:
                 )
             data = host.read_bytes()
         else:
-            data = str(content).encode()
+            data = content if isinstance(content, bytes) else str(content).encode()
         with self.manager.session(key, lang) as session:
             try:
                 written = session.write_file(path, data)
@@ -155,28 +216,65 @@ class SandboxOperations:
         return ToolReply(f"wrote {written} ({human_size(len(data))})", written)
 
     def read_file(self, key: str, path: str, language: str | None = None) -> ToolReply:
+        """The start of a file, as much as the model is shown (``max_file_chars``): only that is read."""
+        lang, refusal = self._language(language)
+        if refusal is not None:
+            return refusal
+        with self.manager.session(key, lang) as session:
+            try:
+                content = session.read_file(path, max_bytes=self.max_file_chars * 4)  # UTF-8: <= 4 bytes a char
+            except MODEL_FIXABLE_ERRORS as exc:
+                hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
+                return ToolReply(format_error(exc) + hint, None, ok=False)
+        kind = FileType.from_filename(content.path)
+        # The artifact carries the file only when all of it was read (like large run artifacts).
+        encoded = None if content.truncated else base64.b64encode(content.data).decode()
+        artifact = FileOutput(content.path, kind, content.size, encoded)
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(content.data, final=not content.truncated)
+        except UnicodeDecodeError:
+            return ToolReply(
+                f"{content.path} is a binary file ({kind.value}, {human_size(content.size)}); its content is not "
+                "shown. Process it with code instead.",
+                artifact,
+            )
+        header = f"{content.path} ({human_size(content.size)}):\n"
+        if len(text) <= self.max_file_chars and not content.truncated:
+            return ToolReply(header + text, artifact)
+        shown = text[: self.max_file_chars]
+        return ToolReply(
+            header + shown + f"\n[... the rest of the file ({human_size(content.size - len(shown.encode()))}) is not "
+            "shown; read the part you need with code (e.g. tail, grep, or slicing) ...]",
+            artifact,
+        )
+
+    def download_file(self, key: str, path: str, max_bytes: int, language: str | None = None) -> ToolReply:
+        """The whole file at ``path`` as a ``FileOutput`` artifact, refused (before any copy) above ``max_bytes``."""
         lang, refusal = self._language(language)
         if refusal is not None:
             return refusal
         with self.manager.session(key, lang) as session:
             try:
                 resolved = session.resolve_path(path)
-                data = session.read_file(resolved)
+                entry = next((e for e in session.list_files(resolved, depth=1, limit=2) if e.path == resolved), None)
+                if entry is None:
+                    raise IsADirectoryError(f"{resolved} is a directory; download the files in it one by one")
+                if entry.size > max_bytes:
+                    return ToolReply(
+                        f"error: {resolved} is {human_size(entry.size)}; files up to {human_size(max_bytes)} can "
+                        "be downloaded. Compress it or split it into parts with code, then download the parts.",
+                        ok=False,
+                    )
+                content = session.read_file(resolved, max_bytes=max_bytes)
             except MODEL_FIXABLE_ERRORS as exc:
                 hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
                 return ToolReply(format_error(exc) + hint, None, ok=False)
+        if content.truncated:  # it grew past the bound since it was listed
+            return ToolReply(f"error: {resolved} grew past {human_size(max_bytes)} while being read", ok=False)
+        data = content.data
         kind = FileType.from_filename(resolved)
         artifact = FileOutput(resolved, kind, len(data), base64.b64encode(data).decode())
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return ToolReply(
-                f"{resolved} is a binary file ({kind.value}, {human_size(len(data))}); its content is not "
-                "shown. Process it with code instead.",
-                artifact,
-            )
-        header = f"{resolved} ({human_size(len(data))}):\n"
-        return ToolReply(header + clip(text, self.max_file_chars), artifact)
+        return ToolReply(f"{resolved} ({kind.value}, {human_size(len(data))})", artifact)
 
     def list_files(self, key: str, path: str | None = None, language: str | None = None) -> ToolReply:
         lang, refusal = self._language(language)
@@ -200,6 +298,17 @@ class SandboxOperations:
         if len(entries) > len(shown):
             lines.append("  [... more entries not shown; list a subdirectory ...]")
         return ToolReply("\n".join(lines), shown)
+
+
+def _tee(first: OutputCallback, second: OutputCallback | None) -> OutputCallback:
+    if second is None:
+        return first
+
+    def both(text: str) -> None:
+        first(text)
+        second(text)
+
+    return both
 
 
 def _capped_append(buffer: list[str], limit: int) -> Any:

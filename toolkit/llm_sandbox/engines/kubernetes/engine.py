@@ -193,6 +193,7 @@ class KubernetesEngine:
         message = f"pod {self.namespace}/{name} {why}; it was deleted. {details}"
         if state == "image":
             return ImagePullError(
+                _image_of(pod),
                 f"{message}. Push the image to a registry the cluster can pull from (or load it into the "
                 "nodes, e.g. `kind load docker-image`) and pass image=; see docs/kubernetes.md, 'Images'"
             )
@@ -206,6 +207,10 @@ class KubernetesEngine:
             return False
         self._containers.setdefault(container_id, _default_container(pod))
         return (pod.get("status") or {}).get("phase") == "Running"
+
+    def container_handle(self, container_id: str) -> str:
+        """The pod name, as the reference API's Kubernetes sessions give it."""
+        return container_id
 
     def remove(self, container_id: str) -> None:
         self._containers.pop(container_id, None)
@@ -323,6 +328,13 @@ def _default_container(pod: dict[str, Any]) -> str:
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     containers = (pod.get("spec") or {}).get("containers") or [{}]
     return str(annotations.get(DEFAULT_CONTAINER_ANNOTATION) or containers[0].get("name") or SANDBOX_CONTAINER)
+
+
+def _image_of(pod: dict[str, Any]) -> str:
+    """The image of the pod's sandbox container (what failed to pull)."""
+    name = _default_container(pod)
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return next((str(c.get("image")) for c in containers if c.get("name") == name), "(unknown image)")
 
 
 def _with_env_and_workdir(argv: list[str], environment: dict[str, str] | None, workdir: str | None) -> list[str]:
