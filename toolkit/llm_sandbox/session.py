@@ -1,5 +1,5 @@
 """The reference API's module path for the session entry points: ``from llm_sandbox.session import SandboxSession``."""
 
-from llm_sandbox.sessions import ArtifactSandboxSession, SandboxSession, create_session
+from llm_sandbox.sessions import ArtifactSandboxSession, InteractiveSandboxSession, SandboxSession, create_session
 
-__all__ = ["ArtifactSandboxSession", "SandboxSession", "create_session"]
+__all__ = ["ArtifactSandboxSession", "InteractiveSandboxSession", "SandboxSession", "create_session"]

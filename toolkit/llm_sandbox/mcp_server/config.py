@@ -46,6 +46,7 @@ class ServerConfig:
     security_preset: str | None = None
     commit_container: bool = False
     keep_template: bool = False
+    stateful: bool = True
     # limits
     timeout: float = 30.0
     max_timeout: float = 300.0
@@ -103,6 +104,7 @@ class ServerConfig:
             "security_policy": self.security_preset,
             "execution_timeout": self.timeout,
             "session_options": session_options,
+            "stateful": self.stateful,
             "idle_timeout": self.idle_timeout,
             "max_sessions": self.max_sessions,
         }
@@ -216,6 +218,9 @@ _GROUPS: dict[str, list[_Option]] = {
                 "(default off)", _bool, flag=True),
         _Option("keep_template", ("KEEP_TEMPLATE",), "accepted for compatibility with the original package "
                 "(images built here are never removed)", _bool, flag=True),
+        _Option("stateful", _own("stateful"), "calls of one client share one interpreter where the language "
+                "has a kernel (python, javascript, r, ruby): variables live from call to call (default on)",
+                _bool, flag=True),
     ],
     "limits": [
         _Option("timeout", _own("timeout"), "seconds a call may run when it gives no timeout (default 30)",
