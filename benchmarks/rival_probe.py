@@ -82,4 +82,19 @@ elif mode == "artifacts":
                 add("plot run" if plotting else "no-plot run", ms(t))
             add("plots per run" if plotting else "plots per run, plotting off", float(len(result.plots)))
             add("exit code" if plotting else "exit code, plotting off", float(result.exit_code))
+elif mode == "interactive":
+    from llm_sandbox.interactive import InteractiveSandboxSession
+
+    t = time.perf_counter()
+    session = InteractiveSandboxSession(lang="python", image=image, skip_environment_setup=True, keep_template=True)
+    session.open()
+    add("interactive open", ms(t))
+    try:
+        session.run("x = 0")
+        for _ in range(runs):
+            t = time.perf_counter()
+            session.run("x += 1")
+            add("interactive x += 1", ms(t))
+    finally:
+        session.close()
 print(json.dumps(results))

@@ -4,6 +4,7 @@ No ``from __future__ import annotations`` here: Gradio finds ``gr.Request`` para
 by their annotation.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from llm_sandbox.exceptions import SandboxError, SandboxTimeoutError, SecurityVi
 from llm_sandbox.tools.text import MODEL_FIXABLE_ERRORS, format_error
 from playground.live import changes
 from playground.options import PlaygroundConfig
-from playground.results import keep_artifacts, result_line
+from playground.results import keep_artifacts, result_line, rich_results
 from playground.sandboxes import Sandboxes
 from playground.state import Tabs
 from playground.ui import gr
@@ -53,7 +54,10 @@ EXAMPLES = {
 
 
 class CodeTab:
-    """The Code tab's handlers: Run and Stop."""
+    """The Code tab's handlers: Run, Stop and Restart kernel.
+
+    Where the language has a kernel, runs share the tab's interpreter with the chat's tool calls,
+    like notebook cells (variables stay until Restart kernel)."""
 
     def __init__(self, config: PlaygroundConfig, tabs: Tabs, sandboxes: Sandboxes) -> None:
         self.default_language = config.lang
@@ -64,26 +68,38 @@ class CodeTab:
         """Run the editor's code in the tab's sandbox; stream stdout/stderr; plots go to the gallery."""
         tab = self.tabs.get(request)
         if not (code or "").strip():
-            yield "", "", "Nothing to run: type some code first.", *tab.artifacts()
+            yield "", "", "Nothing to run: type some code first.", "", *tab.artifacts()
             return
         lang = language or self.default_language
-        yield "", "", f"Running {lang} code…", *tab.artifacts()
+        yield "", "", f"Running {lang} code…", "", *tab.artifacts()
         live, task = self.sandboxes.run(tab, code, lang)
         async for _ in changes(live, task):
-            yield live.stdout, live.stderr, f"Running {lang} code… {live.elapsed:.1f} s", *tab.artifacts()
+            yield live.stdout, live.stderr, f"Running {lang} code… {live.elapsed:.1f} s", "", *tab.artifacts()
         try:
             result = task.result()
         except MODEL_FIXABLE_ERRORS as exc:
-            yield live.stdout, format_error(exc), f"**{_error_title(exc)}**", *tab.artifacts()
+            yield live.stdout, format_error(exc), f"**{_error_title(exc)}**", "", *tab.artifacts()
             return
         except SandboxError as exc:
-            yield live.stdout, live.stderr, f"**The sandbox failed:** {exc}", *tab.artifacts()
+            yield live.stdout, live.stderr, f"**The sandbox failed:** {exc}", "", *tab.artifacts()
             return
         new_plots = keep_artifacts(tab, result, f"code tab ({lang})")
         status = result_line(result, len(new_plots))
         if live.cancelled:
             status = f"**Stopped:** the run was interrupted (the sandbox and its files stay) · {status}"
-        yield result.stdout, result.stderr, status, *tab.artifacts()
+        yield result.stdout, result.stderr, status, rich_results(result), *tab.artifacts()
+
+    async def restart(self, language: str, request: gr.Request) -> str:
+        """Restart the kernel of the tab's sandbox: variables gone, files kept."""
+        tab = self.tabs.get(request)
+        lang = language or self.default_language
+        try:
+            restarted = await asyncio.to_thread(self.sandboxes.restart_kernel, tab, lang)
+        except SandboxError as exc:
+            return f"**The sandbox failed:** {exc}"
+        if not restarted:
+            return f"{lang} runs start fresh every time: there is no kernel to restart."
+        return f"The {lang} kernel was restarted: its variables are gone, the files in the sandbox stay."
 
     def stop(self, request: gr.Request) -> None:
         """The Code tab's Stop: kill what runs in the tab's sandbox (its files stay)."""

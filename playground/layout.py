@@ -22,6 +22,8 @@ CSS = """
 #plots { min-height: 260px; }
 #run-status, #session-info { min-height: 1.5em; }
 footer { display: none !important; }
+iframe.rich-result { width: 100%; min-height: 120px; border: 1px solid #ddd; background: white; }
+pre.rich-result { white-space: pre-wrap; }
 """
 """Passed to ``launch``."""
 
@@ -102,6 +104,7 @@ def _code_tab(ui: dict[str, Any], config: PlaygroundConfig) -> None:
         ui["language"] = gr.Dropdown(LANGUAGES, value=lang, label="Language", elem_id="language", scale=2)
         ui["run"] = gr.Button("Run", variant="primary", elem_id="run-button", scale=1)
         ui["stop"] = gr.Button("Stop", elem_id="stop-button", scale=1)
+        ui["restart"] = gr.Button("Restart kernel", elem_id="restart-kernel-button", scale=1)
     ui["code"] = gr.Code(
         value=EXAMPLES.get(lang, ""),
         language=EDITOR_LANGUAGES.get(lang),  # type: ignore[arg-type]
@@ -111,6 +114,7 @@ def _code_tab(ui: dict[str, Any], config: PlaygroundConfig) -> None:
         interactive=True,
     )
     ui["status"] = gr.Markdown(elem_id="run-status")
+    ui["result"] = gr.HTML(elem_id="rich-result")
     ui["stdout"] = gr.Textbox(label="stdout", elem_id="stdout", lines=6, max_lines=20, interactive=False)
     ui["stderr"] = gr.Textbox(label="stderr", elem_id="stderr", lines=3, max_lines=12, interactive=False)
 
@@ -163,8 +167,10 @@ def _settings_tab(ui: dict[str, Any], config: PlaygroundConfig) -> None:
 
 def _wire(ui: dict[str, Any], chat: Chat, code: CodeTab, settings: SettingsTab) -> None:
     artifacts = [ui["gallery"], ui["files"]]
-    ui["run"].click(code.run, [ui["code"], ui["language"]], [ui["stdout"], ui["stderr"], ui["status"], *artifacts])
+    outputs = [ui["stdout"], ui["stderr"], ui["status"], ui["result"], *artifacts]
+    ui["run"].click(code.run, [ui["code"], ui["language"]], outputs)
     ui["stop"].click(code.stop, None, None)
+    ui["restart"].click(code.restart, [ui["language"]], [ui["status"]])
     ui["language"].change(switch_language, [ui["language"], ui["code"]], [ui["code"]])
     ui["chat_input"].submit(chat.send, [ui["chat_input"]], [ui["chatbot"], ui["chat_input"], *artifacts])
     ui["chat_stop"].click(chat.stop, None, None)

@@ -7,6 +7,7 @@ downloads beside every tab), and it is summed up in one line.
 from __future__ import annotations
 
 import base64
+import html
 import posixpath
 
 from llm_sandbox.const import FileType
@@ -53,3 +54,20 @@ def result_line(result: ExecutionResult, plots: int) -> str:
     if result.stdout_truncated or result.stderr_truncated:
         parts.append("output truncated")
     return " · ".join(parts)
+
+
+def rich_results(result: ExecutionResult | None) -> str:
+    """A kernel cell's rich results (a DataFrame's table, a value's text) as HTML for the tab.
+
+    HTML comes from the sandboxed code, so it is shown in a sandboxed ``<iframe>`` (no scripts, no
+    access to the page): a cell cannot run code in the visitor's browser.
+    """
+    parts = []
+    for item in result.results if result is not None else []:
+        data = item.get("data") or {}
+        if "text/html" in data:
+            document = html.escape(f"<!doctype html><meta charset=utf-8><body>{data['text/html']}</body>")
+            parts.append(f'<iframe class="rich-result" sandbox srcdoc="{document}"></iframe>')
+        elif "text/plain" in data:
+            parts.append(f'<pre class="rich-result">{html.escape(str(data["text/plain"]))}</pre>')
+    return "".join(parts)

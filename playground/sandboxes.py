@@ -20,7 +20,6 @@ from llm_sandbox.contract import nano_cpus
 from llm_sandbox.data import ExecutionResult
 from llm_sandbox.exceptions import SessionLimitError
 from llm_sandbox.security import get_security_policy
-from llm_sandbox.sessions import ArtifactSandboxSession
 from playground.live import LiveRouter, LiveRun
 from playground.options import PlaygroundConfig
 from playground.state import Tabs, TabState
@@ -48,7 +47,7 @@ class Sandboxes:
         )
         self.router = LiveRouter(self.manager)
 
-    def _open(self, key: str, lang: str) -> ArtifactSandboxSession:
+    def _open(self, key: str, lang: str) -> Any:
         """The manager's session factory: the tab's current settings, applied as the sandbox opens."""
         tab = self.tabs.get(key)
         visitors = self.tabs.visitors()
@@ -60,14 +59,13 @@ class Sandboxes:
             )
         settings = tab.settings
         options = self.manager.options(lang)
-        options.pop("backend", None)
         runtime = dict(options.get("runtime_configs") or {})
         runtime["mem_limit"] = settings.memory.replace(" ", "").lower()
         runtime["nano_cpus"] = nano_cpus(settings.cpus)
         options["runtime_configs"] = runtime
         options["execution_timeout"] = settings.timeout
         options["security_policy"] = get_security_policy(settings.security_policy) if settings.security_policy else None
-        session = ArtifactSandboxSession(settings.backend, lang=lang, **options)
+        session = self.manager.new_session(lang, **{**options, "backend": settings.backend})
         tab.applied[lang] = settings
         return session
 
@@ -79,6 +77,11 @@ class Sandboxes:
     def run(self, tab: TabState, code: str, lang: str) -> tuple[LiveRun, asyncio.Task[ExecutionResult]]:
         """Start running ``code`` in the tab's ``lang`` sandbox."""
         return self.start(tab, self.manager.arun(tab.key, code, lang=lang))
+
+    def restart_kernel(self, tab: TabState, lang: str) -> bool:
+        """Restart the interpreter of the tab's ``lang`` sandbox (its files stay); False when it has none."""
+        with self.manager.session(tab.key, lang) as sandbox:
+            return sandbox.reset()
 
     def interrupt(self, tab: TabState) -> None:
         """Kill what runs in the tab's sandboxes (their files stay)."""

@@ -98,6 +98,25 @@ def test_stop_interrupts_the_run_and_keeps_the_sandbox(open_tab: Callable[[str],
     wait_for_stdout(page, "kept: True")
 
 
+def test_code_tab_cells_share_a_kernel_with_rich_results_and_restart(
+    open_tab: Callable[[str], Any], served: Served
+) -> None:
+    page = open_code_tab(open_tab, served)
+    run_code(page, "answer = 41\nprint('defined', flush=True)")
+    wait_for_stdout(page, "defined")
+    run_code(page, "import pandas as pd\nprint('answer is', answer + 1)\npd.DataFrame({'column': [1, 2]})")
+    wait_for_stdout(page, "answer is 42")
+    frame = page.locator("#rich-result iframe.rich-result")
+    expect(frame).to_have_count(1, timeout=15_000)
+    assert "<table" in str(frame.get_attribute("srcdoc"))
+    assert frame.get_attribute("sandbox") == ""  # the cell's HTML runs no script in this page
+
+    page.locator("#restart-kernel-button").click()
+    expect(page.locator("#run-status")).to_contain_text("restarted", timeout=30_000)
+    run_code(page, "print('answer' in dir())")
+    wait_for_stdout(page, "False")
+
+
 def test_matplotlib_plot_appears_in_the_gallery(open_tab: Callable[[str], Any], served: Served) -> None:
     page = open_code_tab(open_tab, served)
     assert page.locator("#plots img").count() == 0

@@ -119,8 +119,8 @@ def test_tmpfs_owner_becomes_podmans_u_option() -> None:
     convert = podman._podman_tmpfs
     assert convert("size=1m,uid=1000,gid=1000,mode=1777", "1000:1000", "/tmp") == "size=1m,mode=1777,U"
     assert convert("size=1m", "1000:1000", "/tmp") == "size=1m"
-    with pytest.raises(ValidationError, match="container's user"):
-        convert("uid=0", "1000:1000", "/tmp")
+    # another owner than the container's user (PID 1 runs as root): world-writable, sticky
+    assert convert("size=1m,uid=1000,gid=1000,mode=0755", "0:0", "/sandbox") == "size=1m,mode=1777,notmpcopyup"
 
 
 # the container as Podman made it -------------------------------------------------------------
@@ -128,11 +128,10 @@ def test_secure_defaults_as_created(podman_image: str, engine: Any, no_podman_le
     with create_session("podman", lang="python") as session:
         info = engine.api.inspect_container(session.container_id)
         host = info["HostConfig"]
-        assert info["Config"]["User"] == "1000:1000"
+        assert info["Config"]["User"] == "0:0"  # PID 1 only (the keeper, CAP_KILL alone); code runs as 1000
         assert host["ReadonlyRootfs"] is True
         assert host["NetworkMode"] == "none"
         assert "no-new-privileges" in host["SecurityOpt"]
-        assert host["CapAdd"] in ([], None)
         assert (host["PidsLimit"], host["Memory"], host["NanoCpus"]) == (256, 1 << 30, 1_000_000_000)
         assert info["Config"]["Labels"][SESSION_LABEL] == session.session_id
 
@@ -142,7 +141,9 @@ def test_secure_defaults_as_created(podman_image: str, engine: Any, no_podman_le
         )
         lines = probe.stdout.splitlines()
         assert lines[0].split()[1] == "0000000000000000"
-        assert lines[1:3] == ["1000 755", "1000 1777"]
+        keeper = session.execute_command("grep CapEff /proc/1/status").stdout.split()
+        assert keeper[1] == "0000000000000020"  # CAP_KILL alone
+        assert lines[1:3] == ["0 1777", "0 1777"]  # Podman cannot chown a tmpfs to uid 1000: sticky, world-writable
         assert "Read-only file system" in lines[3]  # Podman's --read-only-tmpfs /var/tmp is not there
         assert "Permission denied" in lines[4] or "Read-only" in lines[4]
         sizes = [int(line.split()[1]) for line in lines[5:7]]

@@ -101,6 +101,27 @@ def test_timeout_kills_the_whole_process_tree_and_session_survives(make_session:
     assert session.run("print('still usable')").stdout == "still usable\n"
 
 
+def test_the_code_cannot_trace_or_signal_the_keeper_and_timeouts_still_kill(make_session: Any) -> None:
+    """PID 1 runs as root with CAP_KILL alone: PTRACE_ATTACH and signals from the code fail (issue 15)."""
+    session = make_session()
+    probe = session.run(
+        "import ctypes, os, signal\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('ptrace', libc.ptrace(16, 1, 0, 0), ctypes.get_errno())\n"  # PTRACE_ATTACH
+        "for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGUSR1):\n"
+        "    try:\n"
+        "        os.kill(1, sig)\n"
+        "        print('signalled', sig)\n"
+        "    except PermissionError:\n"
+        "        print('refused', int(sig))\n"
+        "print(open('/proc/1/status').read().split('State:')[1].split()[0])\n"
+    )
+    assert probe.stdout.splitlines() == ["ptrace -1 1", "refused 19", "refused 9", "refused 10", "S"], probe
+    with pytest.raises(SandboxTimeoutError):
+        session.run("import subprocess, time\nsubprocess.Popen(['sleep', '302'])\ntime.sleep(300)", timeout=2)
+    assert "sleep 302" not in session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+
+
 def test_execution_timeout_and_default_timeout(make_session: Any) -> None:
     with pytest.raises(SandboxTimeoutError):
         make_session(execution_timeout=1).run("import time; time.sleep(30)")

@@ -249,11 +249,17 @@ class SessionManager:
         return self._policy_cache[policy]
 
     def _default_factory(self, key: str, lang: str) -> Any:
-        from llm_sandbox.sessions import ArtifactSandboxSession, InteractiveSandboxSession
-
         options = self.options(lang)
         options["security_policy"] = self._resolve_policy(options.get("security_policy"))
-        backend = options.pop("backend")
+        return self.new_session(lang, **options)
+
+    def new_session(self, lang: str, **options: Any) -> Any:
+        """An unopened session for ``lang`` with ``options`` (as :meth:`options` gives them, ``backend``
+        included): an ``InteractiveSandboxSession`` collecting the outputs when :meth:`is_stateful`, else an
+        ``ArtifactSandboxSession``. For ``session_factory`` functions that adjust the options first."""
+        from llm_sandbox.sessions import ArtifactSandboxSession, InteractiveSandboxSession
+
+        backend = options.pop("backend", self.backend)
         if self.is_stateful(lang):
             options.pop("enable_plotting", None)  # a kernel captures the figures of every cell
             return InteractiveSandboxSession(backend=backend, lang=lang, collect_files=True, **options)

@@ -71,6 +71,9 @@ class Capabilities:
     """A host file can be mounted read-only into a container (:attr:`ContainerSpec.binds`)."""
     exec_user: bool = True
     """An exec runs as the user it is given (else as the container's user)."""
+    root_keeper: bool = True
+    """PID 1 (the keeper) may run as root with CAP_KILL alone, out of the sandbox user's reach: it can
+    be neither signalled nor traced by the code (pods that must run as non-root: False)."""
 
 
 @dataclass

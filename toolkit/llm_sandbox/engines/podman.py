@@ -10,7 +10,9 @@ kept here, and only that:
 * where the engine is: a ``podman.PodmanClient``'s base URL, ``CONTAINER_HOST``,
   or the usual socket paths (:func:`service_url`);
 * tmpfs ownership: Podman 4 refuses ``uid=``/``gid=`` tmpfs options; its ``U``
-  option (chown to the container's user) says the same thing;
+  option (chown to the container's user) says the same thing when the owner is
+  the container's user; for another owner (the sandbox user, PID 1 being root)
+  the mount is made world-writable with the sticky bit instead;
 * ``read_only``: Podman adds writable, unbounded tmpfs mounts on ``/run``,
   ``/tmp`` and ``/var/tmp`` (``--read-only-tmpfs``, on by default). ``/tmp`` is
   the session's own size-limited mount and ``/run`` is root's, but ``/var/tmp``
@@ -189,7 +191,19 @@ class PodmanEngine(DockerEngine):
             tmpfs["/var/tmp"] = "ro,size=64k"  # read-only, as on Docker (Podman ignores mode= here)
         if tmpfs:
             options["tmpfs"] = tmpfs
-        return super().create(dataclasses.replace(spec, options=options))
+        container_id = super().create(dataclasses.replace(spec, options=options))
+        shared = [path for path, opts in tmpfs.items() if "notmpcopyup" in opts.split(",")]
+        if shared:
+            # Podman sets up the mount points (the working directory above all) itself, whatever mode=
+            # says; the container's user owns them, so it may give them the mode they were asked.
+            try:
+                code = self.exec(container_id, ["chmod", "1777", *shared], user=options.get("user") or "0:0")
+                if code != 0:
+                    raise ContainerError(f"could not make {', '.join(shared)} writable for the sandbox user")
+            except BaseException:
+                self.remove(container_id)
+                raise
+        return container_id
 
     def exec(self, container_id: str, argv: list[str], *, on_output: OutputCallback | None = None,
              **kwargs: Any) -> int:  # fmt: skip
@@ -222,19 +236,23 @@ def _without_attach_errors(on_output: OutputCallback) -> OutputCallback:
 
 
 def _podman_tmpfs(options: str, user: Any, path: str) -> str:
-    """Docker tmpfs options for Podman: ``uid=``/``gid=`` of the container's user become ``U``."""
+    """Docker tmpfs options for Podman, which refuses ``uid=``/``gid=``.
+
+    Owned by the container's user: Podman's ``U`` option says the same. Owned by another user (the
+    sandbox user, when PID 1 runs as root): Podman cannot chown a tmpfs to anyone else, so the mount
+    becomes world-writable with the sticky bit (``mode=1777``), which lets that user write it.
+    """
     parts = [part for part in str(options or "").split(",") if part]
     owner = {key: value for key, _, value in (p.partition("=") for p in parts) if key in ("uid", "gid")}
     if not owner:
         return ",".join(parts)
+    kept = [p for p in parts if p.partition("=")[0] not in ("uid", "gid")]
     uid, _, gid = str(user or "0").partition(":")
     wanted = {"uid": uid, "gid": gid or uid}
-    if any(wanted[key] != value for key, value in owner.items()):
-        raise ValidationError(
-            f"tmpfs {path}: Podman can only give a tmpfs mount to the container's user ({user}), "
-            f"not to {', '.join(f'{k}={v}' for k, v in owner.items())}"
-        )
-    return ",".join([p for p in parts if p.partition("=")[0] not in ("uid", "gid")] + ["U"])
+    if all(wanted[key] == value for key, value in owner.items()):
+        return ",".join([*kept, "U"])
+    # notmpcopyup: else Podman copies the image directory's owner and mode over the mount's
+    return ",".join([p for p in kept if p.partition("=")[0] != "mode"] + ["mode=1777", "notmpcopyup"])
 
 
 # ---------------------------------------------------------------------------------------------

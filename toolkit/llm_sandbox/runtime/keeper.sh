@@ -1,9 +1,10 @@
 # PID 1 of every container the library creates (run as `sh -c "<this file>"`).
 # It keeps a `sleep` child and, being a shell that `wait`s, reaps orphaned processes.
 #
-# On Docker and Podman it runs as root with no capability but CAP_KILL, so the sandbox user can
-# neither signal, trace nor stop it (the kernel never delivers to PID 1 a signal it has no handler
-# for anyway). SIGUSR1, sent by the engine's kill API, is the fallback of a timeout: it kills every
+# On Docker and Podman it runs as root with no capability but CAP_KILL (Capabilities.root_keeper),
+# so the sandbox user can neither signal, trace nor stop it; on Kubernetes it runs as the sandbox
+# user (pods run as non-root), where the kernel still never delivers to PID 1 a signal it has no
+# handler for. SIGUSR1, sent by the engine's kill API, is the fallback of a timeout: it kills every
 # other process with the shell's builtin `kill`, which needs no fork, so it works even when a fork
 # bomb has used up the pids limit and no exec can start. The loop ends as soon as nothing is left
 # to kill (its own `sleep` included), so the host can tell it is done: PID 1 is back in `wait`

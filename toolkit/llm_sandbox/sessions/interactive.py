@@ -253,6 +253,18 @@ class InteractiveSandboxSession:
         )
         return result
 
+    def interrupt(self) -> bool:
+        """Interrupt the running cell (SIGINT, from another thread); True if one was running.
+
+        The cell ends with ``KeyboardInterrupt`` and the kernel keeps its state. A cell that
+        ignores the interrupt runs on until its timeout.
+        """
+        kernel = self._kernel.current if self._kernel is not None else None
+        if kernel is None or not self._lock.locked():
+            return False
+        self._signal_kernel(kernel.pid, "INT")
+        return True
+
     def restart(self) -> None:
         """Restart the kernel: a clean interpreter, every variable gone (files in the sandbox stay)."""
         with self._lock:

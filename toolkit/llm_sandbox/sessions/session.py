@@ -195,6 +195,7 @@ class Session:
         """Guards opening and closing; never held while code runs, so close() can always interrupt."""
         self._runner: Runner | None = None
         self._warm: WarmSlot | None = None
+        self._exec_user = SANDBOX_USER
         self._opened = False
         self._closed = False
         self._expired = False
@@ -263,7 +264,7 @@ class Session:
             sandbox = Sandbox(
                 self.engine,
                 self.container_id,
-                user=None if self.attached else SANDBOX_USER,
+                user=None if self.attached else self._exec_user,
                 workdir=self.workdir,
                 timeout=self._timeout(None, None),
             )
@@ -354,6 +355,11 @@ class Session:
         engine = self.engine
         self._image = self._resolve_image()
         options = {**SECURE_DEFAULTS, **_translate_runtime_configs(self.runtime_configs)}
+        self._exec_user = str(options["user"])  # who runs the code and the commands
+        if engine.capabilities.root_keeper:
+            # PID 1 runs as root with CAP_KILL alone: the code can neither signal, trace nor stop it.
+            options["user"] = "0:0"
+            options["cap_add"] = [*(options.get("cap_add") or []), "KILL"]
         if options.get("network_mode") != "none" and "network_disabled" not in self.runtime_configs:
             options.pop("network_disabled")
         tmp_options = TMP_TMPFS + (",exec" if self.language.config.exec_tmp else "")

@@ -196,6 +196,11 @@ class WarmSlot:
             self._start()
         return self._current
 
+    @property
+    def current(self) -> WarmProcess | None:
+        """The process as it is now (None while none runs); unlike :meth:`process`, never starts one."""
+        return self._current
+
     def forget(self) -> None:
         """The process was killed (with every process of the sandbox): start a new one when next needed."""
         current, self._current = self._current, None

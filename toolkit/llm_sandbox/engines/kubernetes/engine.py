@@ -48,7 +48,13 @@ logger = logging.getLogger("llm_sandbox")
 DEFAULT_READY_TIMEOUT = 180.0
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 CAPABILITIES = Capabilities(
-    signal=False, commit=False, build=False, shared_volumes=False, host_binds=False, exec_user=False
+    signal=False,
+    commit=False,
+    build=False,
+    shared_volumes=False,
+    host_binds=False,
+    exec_user=False,
+    root_keeper=False,
 )
 
 
