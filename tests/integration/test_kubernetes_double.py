@@ -285,3 +285,21 @@ def test_every_language_runs_in_a_pod(make_session: Any, docker_client: Any, lan
         pytest.skip(f"{image} is not built (llm-sandbox images build {lang})")
     result = make_session(lang=lang).run(HELLO[lang], timeout=120)
     assert (result.exit_code, result.stdout) == (0, "hello\n"), result.stderr
+
+
+def test_interactive_kernel_keeps_state_interrupts_and_restarts_in_a_pod(cluster: FakeCluster) -> None:
+    from llm_sandbox import InteractiveSandboxSession, SandboxTimeoutError
+
+    with InteractiveSandboxSession(backend="kubernetes", client=cluster.api, lang="python") as kernel:
+        kernel.run("total = 40")
+        assert kernel.run("total += 2\ntotal").results[-1]["data"]["text/plain"] == "42"
+        with pytest.raises(SandboxTimeoutError, match="state are kept"):
+            kernel.run("import time\nwhile True:\n    time.sleep(0.05)", timeout=2)
+        assert kernel.run("print(total)").stdout == "42\n"
+        ignoring = (
+            "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)"
+        )
+        with pytest.raises(SandboxTimeoutError, match="was lost"):
+            kernel.run(ignoring, timeout=1)
+        after = kernel.run("print('total' in dir())")
+        assert after.stdout == "False\n" and "kernel was restarted" in after.stderr
