@@ -435,3 +435,64 @@ def test_the_installer_cannot_reach_this_machine_but_reaches_the_package_index(
     assert output.stdout.splitlines()[-1].startswith("six-"), output.stdout  # the package index works
     result = session.run("import six; print(six.__name__)", libraries=["six"])
     assert result.stdout == "six\n", result.stderr
+
+
+# what comes back from a run: checked on the host (items 3, 4, 5) ------------------------------------
+def test_a_newline_in_a_directory_name_smuggles_no_path_into_the_artifacts(make_session: Any) -> None:
+    """The output listing is NUL-separated: a directory named ``x\\n/etc`` is a directory, not two paths."""
+    from llm_sandbox import ArtifactSandboxSession
+
+    with ArtifactSandboxSession(backend=make_session().backend_name, lang="python") as session:
+        result = session.run(
+            "import os\n"
+            "evil = 'outputs/x\\n/etc'\n"
+            "os.makedirs(evil)\n"
+            "open(evil + '/hostname', 'w').write('mine')\n"
+            "open('outputs/big.bin', 'wb').write(b'0' * (12 * 1024 * 1024))\n"
+        )
+        assert result.exit_code == 0, result.stderr
+        paths = {output.path: output for output in result.files}
+        assert "/etc/hostname" not in paths
+        assert paths["/sandbox/outputs/x\n/etc/hostname"].content_base64 is not None  # its own file, in outputs
+        assert paths["/sandbox/outputs/big.bin"].content_base64 is None  # over 10 MB: listed, not sent
+        assert all(path.startswith("/sandbox/outputs/") for path in paths)
+
+
+def test_plots_written_straight_into_the_plots_directory_are_capped_on_the_host(make_session: Any) -> None:
+    """The in-sandbox limit is the code's to change; the host's is not: at most 50 plots come back."""
+    from llm_sandbox import ArtifactSandboxSession
+
+    with ArtifactSandboxSession(backend=make_session().backend_name, lang="python") as session:
+        result = session.run(
+            "import os\n"
+            "os.environ['LLM_SANDBOX_MAX_PLOTS'] = '1000'\n"
+            "for n in range(1, 121):\n"
+            "    open(os.path.join(os.environ['LLM_SANDBOX_PLOTS_DIR'], f'{n:03d}-1x1-1.png'), 'wb').write(b'x')\n"
+        )
+        assert len(result.plots) == 50
+        assert "70 plot(s) not returned" in result.stderr
+
+
+@pytest.mark.parametrize("way_out", ["callback raises", "KeyboardInterrupt", "strict decoding"])
+def test_every_way_out_of_run_kills_the_program(make_session: Any, way_out: str) -> None:
+    session = make_session(encoding_errors="strict" if way_out == "strict decoding" else "replace")
+    first_line = "b'\\xff\\xfe not utf-8\\n'" if way_out == "strict decoding" else "b'hi\\n'"
+    code = f"import sys\nsys.stdout.buffer.write({first_line})\nsys.stdout.flush()\nwhile True:\n    pass\n"
+
+    def on_stdout(text: str) -> None:
+        if way_out == "callback raises":
+            raise RuntimeError("the callback failed")
+        if way_out == "KeyboardInterrupt":
+            raise KeyboardInterrupt
+
+    expected: type[BaseException] = {
+        "callback raises": RuntimeError,
+        "KeyboardInterrupt": KeyboardInterrupt,
+        "strict decoding": UnicodeDecodeError,
+    }[way_out]
+    with pytest.raises(expected):
+        session.run(code, on_stdout=on_stdout, timeout=120)
+    # the kill is confirmed before run() returns: nothing of the program is left, and the session works
+    listing = session.execute_command("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done").stdout
+    assert "python3" not in listing, listing  # the run (and the warm runner it was forked from) are gone
+    assert session.run("print('usable')").stdout == "usable\n"
