@@ -91,10 +91,13 @@ class SessionManager:
     (default: just ``lang``), and ``language_options`` overrides options per
     language (e.g. ``{"javascript": {"image": "...", "libraries": [...]}}``).
 
-    ``stateful`` (default): a language with a kernel (Python, JavaScript, R,
-    Ruby) gets an ``InteractiveSandboxSession``, so the runs of one key share
-    one interpreter, like notebook cells; ``stateful=False`` gives every run a
-    fresh process (an ``ArtifactSandboxSession``). Files persist either way.
+    ``stateful``: where it holds, a language with a kernel (Python, JavaScript,
+    R, Ruby) gets an ``InteractiveSandboxSession``, so the runs of one key share
+    one interpreter, like notebook cells; otherwise every run is a fresh
+    process (an ``ArtifactSandboxSession``). Files persist either way. ``None``
+    (default): stateful where the sandbox runs the library's own image (which
+    carries the kernel); ``True``: also with other images (they must be built
+    on the library's); ``False``: never.
 
     ``session_factory(key, lang)`` replaces the default
     ``ArtifactSandboxSession`` construction (it must return an unopened session).
@@ -118,7 +121,7 @@ class SessionManager:
         wait_timeout: float | None = 0.0,
         evict_idle: bool = False,
         default_key: str = "default",
-        stateful: bool = True,
+        stateful: bool | None = None,
         session_factory: Callable[[str, str], Any] | None = None,
         max_workers: int | None = None,
     ) -> None:
@@ -231,8 +234,13 @@ class SessionManager:
         )
 
     def is_stateful(self, lang: str | None = None) -> bool:
-        """True when the sandboxes of ``lang`` keep variables between runs (a kernel, ``stateful=True``)."""
-        return self.stateful and bool(get_language(self.resolve_language(lang)).config.kernel)
+        """True when the sandboxes of ``lang`` keep variables between runs (see ``stateful``)."""
+        name = self.resolve_language(lang)
+        config = get_language(name).config
+        if self.stateful is False or not config.kernel:
+            return False
+        image = self.options(name).get("image")
+        return self.stateful is True or image in (None, config.default_image)
 
     def _resolve_policy(self, policy: Any) -> Any:
         if not isinstance(policy, str):

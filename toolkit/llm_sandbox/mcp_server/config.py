@@ -46,7 +46,7 @@ class ServerConfig:
     security_preset: str | None = None
     commit_container: bool = False
     keep_template: bool = False
-    stateful: bool = True
+    stateful: bool | None = None
     # limits
     timeout: float = 30.0
     max_timeout: float = 300.0
@@ -219,8 +219,8 @@ _GROUPS: dict[str, list[_Option]] = {
         _Option("keep_template", ("KEEP_TEMPLATE",), "accepted for compatibility with the original package "
                 "(images built here are never removed)", _bool, flag=True),
         _Option("stateful", _own("stateful"), "calls of one client share one interpreter where the language "
-                "has a kernel (python, javascript, r, ruby): variables live from call to call (default on)",
-                _bool, flag=True),
+                "has a kernel (python, javascript, r, ruby): variables live from call to call (default: on "
+                "with the library's own images)", _bool, flag=True),
     ],
     "limits": [
         _Option("timeout", _own("timeout"), "seconds a call may run when it gives no timeout (default 30)",

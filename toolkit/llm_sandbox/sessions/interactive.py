@@ -17,6 +17,7 @@ exception and the next result say that the state was lost.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import secrets
@@ -35,6 +36,7 @@ from llm_sandbox.exceptions import (
     ContainerError,
     KernelDiedError,
     LanguageNotSupportedError,
+    SandboxError,
     SandboxTimeoutError,
     ValidationError,
 )
@@ -115,6 +117,9 @@ class InteractiveSandboxSession:
         self._lock = threading.Lock()
         """One cell at a time."""
         self._state_lost: str | None = None
+        self._running: threading.Event | None = None
+        """Set when the running cell ends (an interrupt waits on it)."""
+        self._escalated = False
 
     # lifecycle ------------------------------------------------------------------------------
     def open(self) -> InteractiveSandboxSession:
@@ -128,6 +133,7 @@ class InteractiveSandboxSession:
             capture = config.plot_detection.environment if config.plot_detection else {}
             self._kernel = WarmSlot(sandbox, command, dict(capture))
             self._kernel.start_in_background()
+            session._require_open().on_kill.append(self._killed)
         return self
 
     def close(self) -> None:
@@ -176,7 +182,11 @@ class InteractiveSandboxSession:
             session.install(libraries)
         limit = session._timeout(timeout, self.timeout if self.timeout is not None else session.execution_timeout)
         with self._lock:
-            return self._cell(code, limit, on_stdout, on_stderr)
+            self._running, self._escalated = threading.Event(), False
+            try:
+                return self._cell(code, limit, on_stdout, on_stderr)
+            finally:
+                self._running.set()
 
     def _cell(
         self,
@@ -214,6 +224,14 @@ class InteractiveSandboxSession:
                 timeout_duration=limit,
             ) from None
         except ProcessEnded as ended:
+            if self._escalated:
+                self._restart("the previous cell did not stop when interrupted")
+                raise KernelDiedError(
+                    "the cell did not stop when interrupted; the kernel was restarted and its state "
+                    "(variables, imports, definitions) was lost",
+                    stdout=ended.collector.stdout.text(),
+                    stderr=ended.collector.stderr.text(),
+                ) from None
             self._restart("the kernel died during the previous cell: it exited, or ran out of memory")
             raise KernelDiedError(
                 "the kernel died during the cell (it exited, or ran out of memory); it was restarted and "
@@ -256,14 +274,27 @@ class InteractiveSandboxSession:
     def interrupt(self) -> bool:
         """Interrupt the running cell (SIGINT, from another thread); True if one was running.
 
-        The cell ends with ``KeyboardInterrupt`` and the kernel keeps its state. A cell that
-        ignores the interrupt runs on until its timeout.
+        The cell ends with ``KeyboardInterrupt`` and the kernel keeps its state. The interrupt is
+        sent again after :data:`INTERRUPT_GRACE` seconds (it may have arrived before the cell began);
+        a cell still running after that is stopped by restarting the kernel (``KernelDiedError``).
         """
+        running = self._running
         kernel = self._kernel.current if self._kernel is not None else None
-        if kernel is None or not self._lock.locked():
+        if kernel is None or running is None or running.is_set():
             return False
         self._signal_kernel(kernel.pid, "INT")
+        threading.Thread(target=self._follow_interrupt, args=(kernel, running), daemon=True).start()
         return True
+
+    def _follow_interrupt(self, kernel: Any, running: threading.Event) -> None:
+        if running.wait(INTERRUPT_GRACE):
+            return
+        self._signal_kernel(kernel.pid, "INT")
+        if running.wait(INTERRUPT_GRACE):
+            return
+        self._escalated = True
+        with contextlib.suppress(SandboxError):
+            self._session._require_open().kill_everything()  # the cell's request then sees the kernel end
 
     def restart(self) -> None:
         """Restart the kernel: a clean interpreter, every variable gone (files in the sandbox stay)."""
@@ -290,6 +321,12 @@ class InteractiveSandboxSession:
         self._session._require_open().kill_everything()
         self._kernel.start_in_background()
         self._state_lost = why
+
+    def _killed(self) -> None:
+        """Every process of the sandbox was killed (a command's timeout, a restart): the kernel too."""
+        if self._kernel is not None:
+            self._kernel.forget()
+        self._state_lost = self._state_lost or "every process in the sandbox was killed (a command's timeout)"
 
     def _signal_kernel(self, pid: str | None, signal: str) -> None:
         if pid is None:
