@@ -58,9 +58,15 @@ def main() -> None:
             for _ in range(runs)
         ]
         warm_print = [timed(lambda: session.run("print(1)")) for _ in range(runs)]
-        memory = session.execute_command(
-            "for p in /proc/[0-9]*; do grep -q llm_sandbox_runner $p/cmdline 2>/dev/null && "
-            "grep VmRSS $p/status; done"
+        memory = session.run(
+            "import glob, os\n"
+            "for status in glob.glob('/proc/[0-9]*/status'):\n"
+            "    pid = status.split('/')[2]\n"
+            "    try:\n"
+            "        if 'llm_sandbox_runner' in open(f'/proc/{pid}/cmdline').read() and int(pid) == os.getppid():\n"
+            "            print([line for line in open(status) if line.startswith('VmRSS')][0])\n"
+            "    except OSError:\n"
+            "        pass\n"
         ).stdout.split()
     with ArtifactSandboxSession(lang="python", image=image) as artifacts:
         artifacts.run(PLOT)  # the warm runner learns pandas and matplotlib

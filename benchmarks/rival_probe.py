@@ -4,6 +4,7 @@ Prints one JSON line: {figure: [ms, ...]}.
 """
 
 import json
+import shlex
 import sys
 import time
 
@@ -85,8 +86,23 @@ elif mode == "artifacts":
 elif mode == "interactive":
     from llm_sandbox.interactive import InteractiveSandboxSession
 
+    class PreparedInteractive(InteractiveSandboxSession):
+        """Its runtime as its default setup would make it, without the network that setup needs: a venv
+        over the image's packages (IPython included) and a pip that is the image's."""
+
+        def _ensure_runtime_dependencies(self) -> None:
+            venv = "/sandbox/.sandbox-venv"
+            make_pip = (
+                "import os, sys; path = sys.argv[1] + '/bin/pip'; "
+                "open(path, 'w').write('#!/bin/sh\\nexec python3 -m pip \"$@\"\\n'); os.chmod(path, 0o755)"
+            )
+            # its execute_command runs argv without a shell: one command at a time
+            self.execute_command(f"python3 -m venv --without-pip --system-site-packages {venv}")
+            self.execute_command(f"python3 -c {shlex.quote(make_pip)} {venv}")
+            super()._ensure_runtime_dependencies()
+
     t = time.perf_counter()
-    session = InteractiveSandboxSession(lang="python", image=image, skip_environment_setup=True, keep_template=True)
+    session = PreparedInteractive(lang="python", image=image, skip_environment_setup=True, keep_template=True)
     session.open()
     add("interactive open", ms(t))
     try:
