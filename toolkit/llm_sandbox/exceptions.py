@@ -9,6 +9,7 @@ the message::
 
     SandboxError
     ├── ContainerError                  the engine failed, or the container is gone
+    │   └── PoolHealthCheckError        a pooled container failed its check (it is replaced)
     ├── ImageError
     │   ├── ImageNotFoundError
     │   ├── ImagePullError              (image, error)
@@ -19,8 +20,10 @@ the message::
     ├── KernelDiedError                 an interactive session's kernel died; restarted, state lost
     ├── ResourceError                   a limit was reached
     │   ├── ArtifactLimitError          a run's plots and files exceed what the host takes back
-    │   └── SessionLimitError           a SessionManager's max_sessions
+    │   ├── SessionLimitError           a SessionManager's max_sessions
+    │   └── PoolExhaustedError          every container of a full pool is in use (pool_size, timeout)
     ├── ManagerClosedError
+    ├── PoolClosedError                 the pool was closed; create a new one
     ├── ValidationError (ValueError)    bad input: paths, names, options
     │   ├── CommandEmptyError
     │   └── ExtraArgumentsError         arguments a session does not take
@@ -52,6 +55,16 @@ class SandboxError(Exception):
 
 class ContainerError(SandboxError):
     """The container engine failed or the container is gone."""
+
+
+class PoolHealthCheckError(ContainerError):
+    """A pooled container failed a check (dead, unresponsive, or not reset as it must be); the pool
+    destroys it and creates another in its place."""
+
+    def __init__(self, container_id: str, reason: str) -> None:
+        self.container_id = container_id
+        self.reason = reason
+        super().__init__(f"Health check failed for container {container_id}: {reason}")
 
 
 class ImageError(SandboxError):
@@ -134,8 +147,35 @@ class SessionLimitError(ResourceError):
     """``max_sessions`` sandboxes of a session manager are live and none became free in time."""
 
 
+class PoolExhaustedError(ResourceError):
+    """Every container of a pool at ``max_pool_size`` is in use, and the pool's exhaustion strategy
+    (``FAIL_FAST``, or ``WAIT`` past ``acquisition_timeout``) gives up."""
+
+    def __init__(self, pool_size: int, timeout: float | None = None, detail: str | None = None) -> None:
+        self.pool_size = pool_size
+        self.timeout = timeout
+        base = f"All {pool_size} containers in pool are busy"
+        if timeout is not None:
+            base += f" and timeout of {timeout}s exceeded"
+        super().__init__(
+            _extended(
+                base,
+                detail,
+                "close finished sessions sooner, raise max_pool_size or acquisition_timeout, or use "
+                "ExhaustionStrategy.TEMPORARY to get a container outside the pool",
+            )
+        )
+
+
 class ManagerClosedError(SandboxError):
     """The session manager was closed; create a new one."""
+
+
+class PoolClosedError(SandboxError):
+    """The container pool was closed; create a new pool (``create_pool_manager``)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "Container pool has been closed; create a new pool with create_pool_manager()")
 
 
 class ValidationError(SandboxError, ValueError):

@@ -99,6 +99,12 @@ class SessionManager:
     carries the kernel); ``True``: also with other images (they must be built
     on the library's); ``False``: never.
 
+    ``pool`` (from ``llm_sandbox.pool.create_pool_manager``): the sandboxes of the
+    pool's language are taken from it, warm, and given back (reset for the next
+    conversation) when a conversation's sandbox is closed or reaped; the pool's
+    options (image, libraries, runtime_configs...) are theirs. Other languages can
+    have their own pool through ``language_options={"javascript": {"pool": ...}}``.
+
     ``session_factory(key, lang)`` replaces the default
     ``ArtifactSandboxSession`` construction (it must return an unopened session).
     """
@@ -124,6 +130,7 @@ class SessionManager:
         stateful: bool | None = None,
         session_factory: Callable[[str, str], Any] | None = None,
         max_workers: int | None = None,
+        pool: Any = None,
     ) -> None:
         if max_sessions < 1:
             raise ValidationError(f"max_sessions must be at least 1, got {max_sessions}")
@@ -143,6 +150,7 @@ class SessionManager:
         self.execution_timeout = execution_timeout
         self.session_options = dict(session_options or {})
         self.language_options = {get_language(k).name: dict(v) for k, v in (language_options or {}).items()}
+        self.pool = pool
         self.idle_timeout = idle_timeout
         self.max_sessions = max_sessions
         self.wait_timeout = wait_timeout
@@ -200,6 +208,11 @@ class SessionManager:
             options["image"] = self.image
             options["libraries"] = list(self.libraries)
         options.update(self.language_options.get(name, {}))
+        pool = options.get("pool") or (self.pool if self.pool is not None and self.pool.lang == name else None)
+        if pool is not None:  # the pool's options, then those set here (the pool refuses container options it lacks)
+            given = {key: value for key, value in options.items() if value is not None and value != {} and value != []}
+            inherited = {key: value for key, value in pool.options.items() if key != "lang"}
+            options = {**inherited, **given, "backend": pool.backend, "pool": pool}
         return options
 
     def language_info(self, lang: str | None = None) -> LanguageInfo:

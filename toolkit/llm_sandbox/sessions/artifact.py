@@ -7,7 +7,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from llm_sandbox.const import SandboxBackend, SupportedLanguage
+from llm_sandbox.const import SandboxBackend
 from llm_sandbox.data import ExecutionResult
 from llm_sandbox.languages import PLOT_OUTPUT_DIR
 from llm_sandbox.sessions.kinds import create_session
@@ -25,12 +25,14 @@ class ArtifactSandboxSession:
         backend: SandboxBackend | str = SandboxBackend.DOCKER,
         image: str | None = None,
         dockerfile: str | None = None,
-        lang: str = SupportedLanguage.PYTHON,
+        lang: str | None = None,
         *,
         enable_plotting: bool = True,
         **kwargs: Any,
     ) -> None:
-        self._session = create_session(backend, image=image, dockerfile=dockerfile, lang=lang, **kwargs)
+        if lang is not None:  # default: Python, or the language of the pool= the session takes its container from
+            kwargs["lang"] = lang
+        self._session = create_session(backend, image=image, dockerfile=dockerfile, **kwargs)
         self.enable_plotting = enable_plotting
 
     def __enter__(self) -> ArtifactSandboxSession:

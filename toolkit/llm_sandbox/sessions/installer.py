@@ -37,7 +37,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from llm_sandbox.contract import (
     CA_BUNDLE_IN_CONTAINER,
@@ -222,28 +222,61 @@ def transfer(engine: Engine, source: str, source_dir: str, target: str, target_d
     Streams a tar archive through a spool file on this machine (memory up to
     32 MiB, then disk); returns the archive's size.
     """
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        size = pack(engine, source, source_dir, spool, deadline=deadline)
+        spool.seek(0)
+        unpack(engine, target, target_dir, spool, size, deadline=deadline)
+        return size
+
+
+def pack(
+    engine: Engine, container: str, directory: str, into: IO[bytes], *, deadline: float, user: str | None = None
+) -> int:
+    """Write a tar archive of the contents of ``directory`` in ``container`` to ``into`` (read as ``user``,
+    default the container's); its size."""
+    errors = bytearray()
+    written = 0
+
+    def keep(stream: int, chunk: bytes) -> None:
+        nonlocal written
+        if stream == STDOUT:
+            into.write(chunk)
+            written += len(chunk)
+        elif len(errors) < 4096:
+            errors.extend(chunk)
+
+    # The directory's entries, not "." itself: emptyDir roots belong to root, and tar would
+    # fail to restore the mode of "." on the other side.
+    script = 'cd "$0" && find . -mindepth 1 -maxdepth 1 -print0 | tar -c --null -T -'
+    code = engine.exec(container, ["sh", "-c", script, directory], user=user, on_output=keep, deadline=deadline)
+    if code != 0:
+        raise ContainerError(f"reading {directory} from {container} failed: {errors.decode()[-500:]}")
+    return written
+
+
+def unpack(
+    engine: Engine,
+    container: str,
+    directory: str,
+    archive: IO[bytes],
+    size: int,
+    *,
+    deadline: float,
+    replace: bool = False,
+    user: str | None = None,
+) -> None:
+    """Unpack ``size`` bytes of a tar archive from ``archive`` into ``directory`` in ``container`` (as ``user``,
+    default the container's); with ``replace``, everything in ``directory`` is deleted first."""
     errors = bytearray()
 
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+    def keep(stream: int, chunk: bytes) -> None:
+        if stream != STDOUT and len(errors) < 4096:
+            errors.extend(chunk)
 
-        def keep(stream: int, chunk: bytes) -> None:
-            if stream == STDOUT:
-                spool.write(chunk)
-            elif len(errors) < 4096:
-                errors.extend(chunk)
-
-        # The directory's entries, not "." itself: emptyDir roots belong to root, and tar would
-        # fail to restore the mode of "." on the other side.
-        pack = 'cd "$0" && find . -mindepth 1 -maxdepth 1 -print0 | tar -c --null -T -'
-        code = engine.exec(source, ["sh", "-c", pack, source_dir], on_output=keep, deadline=deadline)
-        if code != 0:
-            raise ContainerError(f"reading {source_dir} from {source} failed: {errors.decode()[-500:]}")
-        size = spool.tell()
-        spool.seek(0)
-        unpack = 'head -c "$0" | tar -x -m --no-same-owner --no-overwrite-dir -C "$1"'
-        code = engine.exec(
-            target, ["sh", "-c", unpack, str(size), target_dir], stdin=spool, on_output=keep, deadline=deadline
-        )
-        if code != 0:
-            raise ContainerError(f"writing {target_dir} in {target} failed: {errors.decode()[-500:]}")
-        return size
+    script = 'head -c "$0" | tar -x -m --no-same-owner --no-overwrite-dir -C "$1"'
+    if replace:
+        script = 'find "$1" -mindepth 1 -delete && ' + script
+    argv = ["sh", "-c", script, str(size), directory]
+    code = engine.exec(container, argv, stdin=archive, user=user, on_output=keep, deadline=deadline)
+    if code != 0:
+        raise ContainerError(f"writing {directory} in {container} failed: {errors.decode()[-500:]}")

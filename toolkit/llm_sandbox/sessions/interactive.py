@@ -69,7 +69,8 @@ class InteractiveSandboxSession:
     """A sandbox whose runs share one live interpreter, like a notebook.
 
     Arguments as in the reference package: ``backend``, ``lang`` (a language
-    with a kernel: :func:`kernel_languages`), ``kernel_type`` (``"ipython"``
+    with a kernel: :func:`kernel_languages`; default Python, or the language of
+    the ``pool=`` the session takes its container from), ``kernel_type`` (``"ipython"``
     for Python), ``max_memory`` (the container's memory limit, e.g. ``"1g"``),
     ``history_size`` (outputs the kernel keeps, as IPython's ``Out``),
     ``timeout`` (per cell; default the session's ``execution_timeout``, else
@@ -85,7 +86,7 @@ class InteractiveSandboxSession:
         self,
         *,
         backend: SandboxBackend | str = SandboxBackend.DOCKER,
-        lang: str = SupportedLanguage.PYTHON,
+        lang: str | None = None,
         kernel_type: KernelType | str | None = None,
         max_memory: str | None = None,
         history_size: int = 1000,
@@ -94,7 +95,8 @@ class InteractiveSandboxSession:
         collect_files: bool = False,
         **kwargs: Any,
     ) -> None:
-        language = get_language(str(lang))
+        pool = kwargs.get("pool")
+        language = get_language(str(lang or (pool.lang if pool is not None else SupportedLanguage.PYTHON)))
         if not language.config.kernel:
             raise LanguageNotSupportedError(
                 language.name,
@@ -131,13 +133,12 @@ class InteractiveSandboxSession:
             command = warm_command(config.kernel or (), str(self.history_size), ARTIFACTS_SH)
             # Figures are captured in every cell, as in a notebook: the kernel runs with plot capture on.
             capture = config.plot_detection.environment if config.plot_detection else {}
-            self._kernel = WarmSlot(sandbox, command, dict(capture))
-            self._kernel.start_in_background()
+            self._kernel = session._warm_slot(sandbox, command, dict(capture))
             session._require_open().on_kill.append(self._killed)
         return self
 
     def close(self) -> None:
-        if self._kernel is not None:
+        if self._kernel is not None and not self._session.pooled:  # a pooled kernel ends with the pool's reset
             self._kernel.close()
         self._session.close()
 

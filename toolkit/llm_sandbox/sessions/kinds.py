@@ -365,8 +365,17 @@ SESSION_KINDS: dict[SandboxBackend, type[Session]] = {
 def create_session(backend: SandboxBackend | str = SandboxBackend.DOCKER, *args: Any, **kwargs: Any) -> Session:
     """Create a session for ``backend`` (``docker``, ``podman``, ``kubernetes``, ``micromamba``).
 
-    Open it with ``with`` (or ``open()``/``close()``).
+    Open it with ``with`` (or ``open()``/``close()``). With ``pool=`` (a pool from
+    ``llm_sandbox.pool.create_pool_manager``) the session takes a container from the pool
+    when it opens and gives it back when it closes; the pool's backend and container
+    options apply, and only a session's own options (timeouts, policy, output limits,
+    libraries to add...) may be given here.
     """
+    pool = kwargs.get("pool")
+    if pool is not None:
+        if args:
+            raise ValidationError("with pool=, give the session's options by keyword")
+        return pool.session_kind(**pool.session_options(backend, kwargs))  # type: ignore[no-any-return]
     try:
         kind = SandboxBackend(str(backend).lower())
     except ValueError:

@@ -211,10 +211,11 @@ class Runner:
             run.killed.set()
         return True
 
-    def kill_everything(self) -> None:
-        """Kill every process of the sandbox user now, confirmed, between runs (a kernel restart)."""
+    def kill_everything(self) -> bool:
+        """Kill every process of the sandbox user now, between runs (a kernel restart, a pool's reset);
+        True when ``runtime/kill.sh`` confirmed that none is left."""
         with self._lock:
-            self._kill(f"{RUN_ROOT}/none")
+            return self._kill(f"{RUN_ROOT}/none")
 
     def _stop(self, run: _Run) -> None:
         """Kill ``run`` from its own thread (a timeout or an error), unless an interrupt already does."""
@@ -234,13 +235,15 @@ class Runner:
         if pending:
             run.killed.wait()  # an interrupt from another thread is still killing: finish it first
 
-    def _kill(self, run_dir: str) -> None:
-        """Stop the run's processes and return when that is confirmed (or after a warning)."""
+    def _kill(self, run_dir: str) -> bool:
+        """Stop the run's processes and return when that is confirmed (True) or after a warning (False)."""
         if self.closed:
-            return
+            return False
         engine, container_id = self.sandbox.engine, self.sandbox.container_id
         mode = "tree" if self.attached else "all"
         for attempt in range(KILL_ATTEMPTS):
+            if self.closed:  # the container is being removed meanwhile
+                return False
             if attempt and mode == "all" and engine.capabilities.signal:
                 # No exec could confirm the kill (a fork bomb may hold every pid): the keeper kills
                 # from inside without forking; the next attempt confirms it finished.
@@ -257,11 +260,12 @@ class Runner:
                     if mode == "all":
                         for forget in self.on_kill:
                             forget()
-                    return
+                    return True
                 logger.info("the kill is not confirmed yet (exit %s); retrying", code)
             except (ExecDeadlineExceeded, ContainerError) as exc:
                 logger.info("killing the run: %s; retrying", exc)
         logger.warning("could not confirm that the run in container %s was killed", container_id[:12])
+        return False
 
 
 __all__ = ["KILL_TIMEOUT", "Runner"]

@@ -86,18 +86,18 @@ def _remove_sandbox(engine: Engine, container_id: str | None, volume: str, templ
             engine.remove_image(template)
 
 
-def _remove_dropped(engine: Engine, container_id: str | None, volume: str, template: str | None) -> None:
+def _off_the_collector(action: Callable[..., None], *args: Any) -> None:
     """The finalizer of a session that was never closed: it was garbage-collected, or the interpreter exits.
 
-    On collection the removal runs in a thread of its own (never inside whatever code the garbage
-    collector interrupted, which may hold a lock of the engine's client); the thread is not a daemon,
-    so the interpreter waits for it before exiting. At exit (the main thread is done) it runs here.
+    On collection ``action`` runs in a thread of its own (never inside whatever code the garbage
+    collector interrupted, which may hold a lock of the engine's client or of a pool); the thread is
+    not a daemon, so the interpreter waits for it before exiting. At exit (the main thread is done)
+    it runs here.
     """
-    args = (engine, container_id, volume, template)
     if threading.main_thread().is_alive():
-        threading.Thread(target=_remove_sandbox, args=args, name="llm-sandbox-cleanup").start()
+        threading.Thread(target=action, args=args, name="llm-sandbox-cleanup").start()
     else:
-        _remove_sandbox(*args)
+        action(*args)
 
 
 def _expire_session(session: weakref.ref[Session]) -> None:
@@ -141,6 +141,7 @@ class Session:
         install_timeout: float | None = None,
         libraries: list[str] | None = None,
         command_wrapper: CommandWrapper | None = None,
+        pool: Any = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -202,6 +203,14 @@ class Session:
         self._session_timer: threading.Timer | None = None
         self._finalizer: weakref.finalize | None = None
         """Removes the container if this object is dropped without close() (see :meth:`_tie_to_life`)."""
+        self._pool = pool
+        self._lease: Any = None
+        """The pooled container this session holds (a ``PooledContainer``) while it is open."""
+        self._warm_processes = True
+        """False on the sessions a pool creates its containers with: each user of the container gets its own."""
+        if pool is not None:
+            self._check_pooled(pool)
+            self._engine = pool.engine
         if verbose:
             _enable_verbose_logging()
 
@@ -243,15 +252,22 @@ class Session:
         """The reference API's name for :attr:`language`."""
         return self.language
 
+    @property
+    def pooled(self) -> bool:
+        """True when the session takes its container from a pool (``pool=``) and gives it back at close."""
+        return self._pool is not None
+
     def open(self) -> Session:
-        """Create (or attach to) the container. Idempotent."""
+        """Create the container (or attach to one, or take one from the pool). Idempotent."""
         with self._lock:
             if self._closed:
                 raise SessionClosedError("this session was closed; create a new session")
             if self._opened:
                 return self
             self._check_capabilities()
-            if self.attached:
+            if self._pool is not None:
+                self.container_id = self._checkout()
+            elif self.attached:
                 assert self.container_id is not None
                 if not self.engine.exists(self.container_id):
                     raise ContainerError(
@@ -274,7 +290,7 @@ class Session:
                 try:
                     committing.restore(sandbox)
                 except BaseException:
-                    self._remove_container()
+                    self._give_back() if self._lease is not None else self._remove_container()
                     raise
             self._opened = True
             if self.session_timeout:
@@ -292,17 +308,70 @@ class Session:
     def _start_warm_runner(self, sandbox: Sandbox) -> WarmSlot | None:
         """The warm runner of the language, starting in the background (runs start cold until it is up).
 
-        Only in containers the session made from an image that ships it, and
-        only where commands are not wrapped (a wrapper decides how code starts).
+        Only in containers the session made (or took from a pool) from an image that
+        ships it, and only where commands are not wrapped (a wrapper decides how code starts).
         """
         command = self.language.config.warm_runner
-        if command is None or self.attached or self.command_wrapper is not None:
+        if command is None or self.attached or self.command_wrapper is not None or not self._warm_processes:
             return None
-        warm = WarmSlot(sandbox, warm_command(command, ARTIFACTS_SH))
-        warm.start_in_background()
+        warm = self._warm_slot(sandbox, warm_command(command, ARTIFACTS_SH))
         assert self._runner is not None
         self._runner.on_kill.append(warm.forget)
         return warm
+
+    def _warm_slot(self, sandbox: Sandbox, argv: list[str], environment: dict[str, str] | None = None) -> WarmSlot:
+        """A warm process (the warm runner, a kernel) in this session's sandbox, starting in the background.
+
+        A pooled session gets the one its pool started for it before the checkout; the
+        pool starts it again for every later user of the container.
+        """
+        if self._lease is not None:
+            return self._lease.warm_slot(argv, environment)  # type: ignore[no-any-return]
+        slot = WarmSlot(sandbox, argv, environment)
+        slot.start_in_background()
+        return slot
+
+    def _check_pooled(self, pool: Any) -> None:
+        """What a pooled session cannot be: the container and its settings are the pool's."""
+        if self.attached:
+            raise ValidationError(
+                "container_id= and pool= exclude each other: a pooled session takes its container from the pool"
+            )
+        if self.commit_container:
+            raise ValidationError(
+                "commit_container=True is not available with pool=: a pooled container is reset for its next "
+                "user, not committed; open a session without a pool to commit"
+            )
+        if type(self) is not pool.session_kind or self.lang != pool.lang or self.workdir != pool.workdir:
+            raise ValidationError(
+                f"this pool makes {pool.backend} containers for {pool.lang} with workdir {pool.workdir}; "
+                f"a {self.backend_name} session for {self.lang} in {self.workdir} cannot use them. "
+                "Create pooled sessions with create_session(pool=pool) (or SandboxSession/ArtifactSandboxSession/"
+                "InteractiveSandboxSession with pool=), which take these from the pool"
+            )
+
+    def _checkout(self) -> str:
+        """Take a container from the pool (made with the pool's options, reset, its warm processes up); its id."""
+        lease = self._pool.acquire()
+        self._lease = lease
+        self._engine = lease.engine
+        self.packages_volume = lease.packages_volume
+        self._image = lease.image
+        self._exec_user = lease.user
+        self._installed = set(lease.installed)
+        # Dropped without close(), the session still gives the container back (the pool resets it).
+        self._finalizer = weakref.finalize(self, _off_the_collector, self._pool.release, lease)
+        return str(lease.container_id)
+
+    def _give_back(self) -> None:
+        """Give the container back to its pool, which resets it (off this thread) for its next user."""
+        lease, self._lease = self._lease, None
+        if self._runner is not None:
+            self._runner.closed = True  # nothing here is ours to kill any more: the pool's reset kills it all
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if lease is not None:
+            self._pool.release(lease)
 
     def _tie_to_life(self) -> None:
         """Remove the container with this object: a session dropped without close() leaves nothing behind.
@@ -312,7 +381,7 @@ class Session:
         """
         template = None if self.keep_template else self._built_template
         self._finalizer = weakref.finalize(
-            self, _remove_dropped, self.engine, self.container_id, self.packages_volume, template
+            self, _off_the_collector, _remove_sandbox, self.engine, self.container_id, self.packages_volume, template
         )
 
     def environment_setup(self) -> None:
@@ -399,13 +468,17 @@ class Session:
         return image.resolve(self.engine, self.lang, self.image, self.language.config.default_image, hint)
 
     def close(self) -> None:
-        """Remove what the session created. Attached containers are left running. Idempotent."""
+        """Remove what the session created. Attached containers are left running; a pooled container goes
+        back to its pool, which resets it for its next user. Idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
         if self._session_timer is not None:
             self._session_timer.cancel()
+        if self._lease is not None:
+            self._give_back()
+            return
         if self.container_id is None or self.attached:
             return
         try:
@@ -423,7 +496,8 @@ class Session:
             self._warm.close()
         tied = self._finalizer.detach() if self._finalizer is not None else None
         if tied is not None:
-            _remove_sandbox(*tied[2])
+            action, *args = tied[2]
+            action(*args)
 
     def _remove_volume_quietly(self) -> None:
         with contextlib.suppress(Exception):
