@@ -663,9 +663,9 @@ class ContainerPoolManager:
         state = {}
         for line in output.decode().splitlines():
             key, _, value = line.partition(" ")
-            if key == "mount":
+            if key in ("mount", "xattrs"):  # one line per filesystem
                 path, _, value = value.partition(" ")
-                key = f"mount {path}"
+                key = f"{key} {path}"
             state[key] = value
         return state
 
@@ -798,10 +798,10 @@ class ContainerPoolManager:
 
     def get_stats(self) -> dict[str, Any]:
         """The pool now: ``total`` containers (``idle``, ``busy``, ``resetting``), ``creating`` (being
-        started), ``temporary`` (outside the pool), and since it was made: ``failed`` (containers that
-        failed to start, reset or answer), ``reused`` (checkouts of a container used before),
-        ``replaced`` (containers retired early: failures, lifetime, uses). Also the original package's
-        ``total_size``, ``max_size``, ``min_size``, ``state_counts`` and ``closed``."""
+        started), ``temporary`` (outside the pool), ``waiting`` (callers in ``acquire()``); and since it
+        was made: ``failed`` (containers that failed to start, reset or answer), ``reused`` (checkouts of
+        a container used before), ``replaced`` (containers retired early: failures, lifetime, uses).
+        Also the original package's ``total_size``, ``max_size``, ``min_size``, ``state_counts``, ``closed``."""
         with self._cond:
             states = collections.Counter(member.state for member in self._members)
             return {
@@ -811,6 +811,7 @@ class ContainerPoolManager:
                 "resetting": states[ContainerState.RESETTING],
                 "creating": self._creating,
                 "temporary": len(self._temporaries),
+                "waiting": self._waiting,
                 "failed": self._counts["failed"],
                 "reused": self._counts["reused"],
                 "replaced": self._counts["replaced"],
@@ -848,7 +849,8 @@ class ContainerPoolManager:
 
     # background work ----------------------------------------------------------------------------
     def _spawn(self, action: Callable[..., None], *args: Any) -> None:
-        """Run ``action(*args)`` in a thread of its own; ``close()`` waits for it."""
+        """Run ``action(*args)`` in a thread of its own (here, when the interpreter is shutting down and
+        starts no more threads); ``close()`` waits for it."""
 
         def job() -> None:
             try:
@@ -857,12 +859,15 @@ class ContainerPoolManager:
                 logger.exception("pool work %s failed", action.__name__)
             finally:
                 with self._cond:
-                    self._jobs.discard(threading.current_thread())
+                    self._jobs.discard(thread)
 
         thread = threading.Thread(target=job, name=f"llm-sandbox-pool{action.__name__}")
         with self._cond:
             self._jobs.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:
+            job()
 
     def __enter__(self) -> ContainerPoolManager:
         return self

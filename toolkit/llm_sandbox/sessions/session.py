@@ -42,6 +42,8 @@ from llm_sandbox.exceptions import (
     LibraryInstallationNotSupportedError,
     NotOpenSessionError,
     PackageManagerError,
+    PoolClosedError,
+    SandboxError,
     SessionClosedError,
     ValidationError,
 )
@@ -692,14 +694,21 @@ class Session:
                 warm=warm,
             )
         except ContainerError:
-            if self._closed:
+            if self._closed or self._pool_took_back():
                 raise self._closed_while_running() from None
             raise
-        if self._closed:  # the container went away under the run: its output is not the program's end
+        if self._closed or self._pool_took_back():  # the container went away under the run: no end of the program
             raise self._closed_while_running()
         return exit_code, payload, collector
 
-    def _closed_while_running(self) -> SessionClosedError:
+    def _pool_took_back(self) -> bool:
+        """The pool this session's container came from was closed (its containers removed) while it was held."""
+        lease = self._lease
+        return lease is not None and bool(lease.engine.ended)
+
+    def _closed_while_running(self) -> SandboxError:
+        if self._pool_took_back() and not self._closed:
+            return PoolClosedError("the pool was closed while code was running: its sandboxes were removed")
         if self._expired:
             return SessionClosedError(
                 f"the session reached its session_timeout of {self.session_timeout}s while code was running; "
