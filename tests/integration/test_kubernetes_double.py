@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from llm_sandbox import ContainerError, SandboxTimeoutError, create_session
+from llm_sandbox import ContainerError, InteractiveSandboxSession, SandboxTimeoutError, create_session
 from llm_sandbox.exceptions import ImagePullError
+from llm_sandbox.pool import PoolConfig, create_pool_manager
 from llm_sandbox.sessions import SandboxKubernetesSession, Session
 from tests.integration.test_session import (  # noqa: F401 - the shared behaviour suite, collected and run here on Kubernetes
     test_code_file_shadows_no_stdlib_module_and_is_removed,
@@ -303,3 +304,31 @@ def test_interactive_kernel_keeps_state_interrupts_and_restarts_in_a_pod(cluster
             kernel.run(ignoring, timeout=1)
         after = kernel.run("print('total' in dir())")
         assert after.stdout == "False\n" and "kernel was restarted" in after.stderr
+
+
+# pools of pods ------------------------------------------------------------------
+def test_a_pool_of_pods_resets_files_processes_packages_and_kernels(cluster: FakeCluster) -> None:
+    """On Kubernetes the packages emptyDir is writable by the sandbox (pods cannot mount it read-only for
+    one container and writable for another): the reset brings it back to the pool's base all the same."""
+    leftovers = (
+        "[ -e /sandbox/f ] && echo workdir; [ -e /tmp/f ] && echo tmp; [ -e /opt/sandbox-packages/evil.py ] && "
+        "echo packages; cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -q 'sleep 100[1]' && echo process; true"
+    )
+    with create_pool_manager(cluster.api, backend="kubernetes", config=PoolConfig(max_pool_size=1)) as pool:
+        with InteractiveSandboxSession(pool=pool) as first:
+            pod = first.container_id
+            first.run("secret = 1")
+            first.execute_command(
+                "echo x > /sandbox/f; echo x > /tmp/f; echo x > /opt/sandbox-packages/evil.py; "
+                "setsid sleep 1001 >/dev/null 2>&1 &"
+            )
+            assert first.execute_command(leftovers).stdout.split() == ["workdir", "tmp", "packages", "process"]
+        with InteractiveSandboxSession(pool=pool) as second:
+            assert second.container_id == pod
+            assert second.run("print('secret' in dir())").stdout == "False\n"
+            assert second.execute_command(leftovers).stdout == ""
+        assert pool.get_stats()["reused"] == 1
+    deadline = time.monotonic() + 30
+    while cluster.pods() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cluster.pods() == [], "the pool left pods behind"

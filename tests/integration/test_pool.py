@@ -309,8 +309,10 @@ def test_idle_containers_beyond_the_minimum_are_reaped(make_pool: Callable[..., 
 # exhaustion strategies -----------------------------------------------------------------------
 def test_fail_fast_refuses_at_once_when_every_container_is_lent(make_pool: Callable[..., ContainerPoolManager]) -> None:
     pool = make_pool(config={"exhaustion_strategy": ExhaustionStrategy.FAIL_FAST})
-    with SandboxSession(pool=pool), pytest.raises(PoolExhaustedError, match="All 1 containers in pool are busy"):
+    busy = "All 1 containers in pool are busy"
+    with SandboxSession(pool=pool), pytest.raises(PoolExhaustedError, match=busy) as refused:
         SandboxSession(pool=pool).open()
+    assert refused.value.timeout is None  # refused without waiting
     with SandboxSession(pool=pool) as session:  # given back: lent again
         assert session.run("print(1)").stdout == "1\n"
 
