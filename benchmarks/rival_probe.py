@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 import time
+from typing import Any
 
 from llm_sandbox import ArtifactSandboxSession, SandboxSession
 
@@ -113,4 +114,78 @@ elif mode == "interactive":
             add("interactive x += 1", ms(t))
     finally:
         session.close()
+elif mode in ("pool", "pool-load"):
+    import threading
+
+    import docker
+
+    from llm_sandbox.pool import PoolConfig, create_pool_manager
+
+    def pool_of(size: int) -> Any:
+        config = PoolConfig(max_pool_size=size, min_pool_size=size, acquisition_timeout=None)
+        made = create_pool_manager(config=config, lang="python", image=image)  # its pool sets up each container
+        while made.get_stats()["state_counts"]["idle"] < size:
+            time.sleep(0.001)
+        return made
+
+    if mode == "pool":
+        for _ in range(runs):
+            t = time.perf_counter()
+            session = SandboxSession(lang="python", image=image, skip_environment_setup=True, keep_template=True)
+            session.open()
+            session.run("print(1)")
+            add("plain open + first run", ms(t))
+            session.close()
+        pool = pool_of(2)
+        for _ in range(runs):
+            t = time.perf_counter()
+            session = SandboxSession(pool=pool, lang="python")
+            session.open()
+            session.run("print(1)")
+            add("pool: checkout + first run", ms(t))
+            t = time.perf_counter()
+            session.close()
+            add("pool: give back", ms(t))
+        pool.close()
+    else:
+        agents, calls = params["agents"], params["calls"]
+        pool = pool_of(params["pool_size"])
+        lock = threading.Lock()
+        errors: list[str] = []
+        seen: set[str] = set()
+        start = threading.Barrier(agents + 1)
+
+        def agent(n: int) -> None:
+            start.wait()
+            try:
+                with SandboxSession(pool=pool, lang="python") as session:
+                    with lock:
+                        seen.add(session.backend_session.container.id)
+                    for call in range(calls):
+                        t = time.perf_counter()
+                        try:
+                            if session.run(f"print({call})").stdout != f"{call}\n":
+                                raise AssertionError("wrong output")
+                        except Exception as exc:
+                            with lock:
+                                errors.append(repr(exc))
+                        with lock:
+                            add("latencies", ms(t))
+            except Exception as exc:
+                with lock:
+                    errors.append(repr(exc))
+
+        threads = [threading.Thread(target=agent, args=(n,)) for n in range(agents)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        t = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - t
+        pool.close()
+        client = docker.from_env()
+        left = [c for c in seen if client.containers.list(all=True, filters={"id": c})]
+        results.update({"errors": [float(len(errors))], "calls/s": [len(results.get("latencies", [])) / elapsed],
+                        "left": [float(len(left))]})
 print(json.dumps(results))

@@ -73,6 +73,8 @@ logger = logging.getLogger("llm_sandbox")
 
 DRAIN_TIMEOUT = 30.0
 """Seconds a reset waits for the last user's operations to return once its processes were killed."""
+KILL_ROUNDS = 4
+"""How many times a reset asks ``Runner.kill_everything()`` to confirm the kill before it gives up."""
 PROBE_TIMEOUT = 10.0
 """Seconds a health check waits for an idle container to answer."""
 _RESET_SH = runtime_file("reset.sh")
@@ -620,14 +622,12 @@ class ContainerPoolManager:
     def _reset(self, member: _Member, lease: PooledContainer) -> None:
         """Make ``member`` as it was when new for its next user, proving each step; raise if one fails."""
         session = member.session
-        runner = session._require_open()
         cid = member.container_id
         quiet = lease.engine.drain(0)  # no operation under way: none can start a process after the kill
         for attempt in range(1 if quiet else 2):  # else kill, wait for the operations, kill what they started
             if attempt and not lease.engine.drain(DRAIN_TIMEOUT):
                 raise PoolHealthCheckError(cid, f"an operation of the last user did not end in {DRAIN_TIMEOUT:g}s")
-            if not runner.kill_everything():
-                raise PoolHealthCheckError(cid, "the last user's processes could not be confirmed killed")
+            self._kill_everything(member)
         for key, slot in lease._slot_items():
             if slot.unavailable is not None and key in member.warm:
                 member.warm[key].unavailable = slot.unavailable  # never started in this image: do without
@@ -652,6 +652,19 @@ class ContainerPoolManager:
                 raise PoolHealthCheckError(cid, "its packages could not be restored to the pool's base")
             member.clean = {**member.clean, "packages": state["packages"]}
         member.lease = self._new_lease(member, first=False)
+
+    def _kill_everything(self, member: _Member) -> None:
+        """Kill every process of the sandbox user, confirmed by ``runtime/kill.sh``, or raise.
+
+        On a loaded machine killed processes may take a while to be gone (a kernel's threads, a
+        large address space); the kill is then asked for again, after a growing pause.
+        """
+        runner = member.session._require_open()
+        for attempt in range(KILL_ROUNDS):
+            if runner.kill_everything():
+                return
+            time.sleep(0.1 * (attempt + 1))
+        raise PoolHealthCheckError(member.container_id, "the last user's processes could not be confirmed killed")
 
     def _state(self, session: Session, mode: str, *modes: str) -> dict[str, str]:
         """``runtime/reset.sh`` in ``session``'s container (``state``, or ``clean`` then state), parsed."""
