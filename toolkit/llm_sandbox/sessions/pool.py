@@ -14,9 +14,9 @@ takes a container from it at open and gives it back at close.
   threads; the pool's lock only guards its bookkeeping, so :meth:`~ContainerPoolManager.acquire`
   takes an idle container at once whatever else is being started, and ``release`` returns at
   once (the reset is off the caller's path).
-* **Reset, proven or replaced.** A returned container is ended for its user first
-  (:class:`~llm_sandbox.sessions.lease.LeasedEngine`: nothing the user still holds can start
-  anything in it again), then every process of the sandbox user is killed (``runtime/kill.sh``
+* **Reset, proven or replaced** (:mod:`.pooled` does it). A returned container is ended for its
+  user first (:class:`~llm_sandbox.sessions.lease.LeasedEngine`: nothing the user still holds can
+  start anything in it again), then every process of the sandbox user is killed (``runtime/kill.sh``
   confirms it), every writable filesystem is emptied of the user's files and System V IPC
   objects removed (``runtime/reset.sh`` checks it), the packages are the base again (their
   listing with change times shows any write; else the base is copied back in), the
@@ -37,47 +37,49 @@ import collections
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Any
 
 from llm_sandbox.const import SandboxBackend, SupportedLanguage
-from llm_sandbox.contract import PACKAGES_DIR, runtime_file
 from llm_sandbox.engines.base import ExecDeadlineExceeded
 from llm_sandbox.exceptions import (
     ContainerError,
     PoolClosedError,
     PoolExhaustedError,
-    PoolHealthCheckError,
     UnsupportedBackendError,
     ValidationError,
 )
-from llm_sandbox.sessions import installer
 from llm_sandbox.sessions.artifact import ArtifactSandboxSession
 from llm_sandbox.sessions.kinds import SESSION_KINDS, create_session
-from llm_sandbox.sessions.lease import LeasedEngine
 from llm_sandbox.sessions.output import OutputLimits
+from llm_sandbox.sessions.pooled import (
+    Base,
+    ContainerState,
+    Member,
+    PooledContainer,
+    WarmSpec,
+    new_lease,
+    read_state,
+    reset,
+    take_base,
+    warm_key,
+    write_packages,
+)
 from llm_sandbox.sessions.runner import ARTIFACTS_SH
-from llm_sandbox.sessions.sandbox import Sandbox
 from llm_sandbox.sessions.session import Session
-from llm_sandbox.sessions.warm import ProcessEnded, WarmSlot, warm_command
+from llm_sandbox.sessions.warm import ProcessEnded, warm_command
 from llm_sandbox.timeouts import check_timeout
 
 logger = logging.getLogger("llm_sandbox")
 
-DRAIN_TIMEOUT = 30.0
-"""Seconds a reset waits for the last user's operations to return once its processes were killed."""
-KILL_ROUNDS = 4
-"""How many times a reset asks ``Runner.kill_everything()`` to confirm the kill before it gives up."""
 PROBE_TIMEOUT = 10.0
 """Seconds a health check waits for an idle container to answer."""
-_RESET_SH = runtime_file("reset.sh")
 
 SESSION_OPTIONS = frozenset(
     {
@@ -108,17 +110,6 @@ class ExhaustionStrategy(StrEnum):
     """Wait up to ``acquisition_timeout`` for one to come back (reset), then raise."""
     TEMPORARY = "temporary"
     """Create a container outside the pool for this session (removed when it closes)."""
-
-
-class ContainerState(StrEnum):
-    """Where a pooled container is: ``initializing → idle → busy → resetting → idle ...``, ``removing`` last."""
-
-    INITIALIZING = "initializing"
-    IDLE = "idle"
-    BUSY = "busy"
-    RESETTING = "resetting"
-    UNHEALTHY = "unhealthy"
-    REMOVING = "removing"
 
 
 @dataclass(frozen=True)
@@ -172,143 +163,12 @@ class PoolConfig:
             raise ValidationError(f"enable_prewarming must be True or False, got {self.enable_prewarming!r}")
 
 
-WarmKey = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
-
-
-@dataclass
-class _WarmSpec:
-    """A warm process the container's users get started for them (the warm runner, a kernel someone used)."""
-
-    argv: list[str]
-    environment: dict[str, str] | None
-    unavailable: str | None = None
-    """Why it cannot start in this image (its users then do without it)."""
-
-
-@dataclass(eq=False)
-class _Member:
-    """A container of the pool, with the session that created it (and removes it)."""
-
-    session: Session
-    temporary: bool
-    installed: frozenset[str]
-    state: ContainerState = ContainerState.INITIALIZING
-    created: float = field(default_factory=time.monotonic)
-    created_at: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.monotonic)
-    last_used_at: float = field(default_factory=time.time)
-    use_count: int = 0
-    clean: dict[str, str] = field(default_factory=dict)
-    """Its state when new (``runtime/reset.sh``); the packages' part is updated when they are restored."""
-    warm: dict[WarmKey, _WarmSpec] = field(default_factory=dict)
-    lease: PooledContainer | None = None
-    """The checkout prepared for its next (or current) user."""
-
-    @property
-    def container_id(self) -> str:
-        assert self.session.container_id is not None
-        return self.session.container_id
-
-
-@dataclass(frozen=True)
-class _Base:
-    """The packages every container of the pool starts with: an archive on this machine."""
-
-    path: str
-    size: int
-    content: str
-    """The packages' listing checksum (without change times) the archive reproduces."""
-    installed: frozenset[str]
-
-
 class _Ticket:
     """A creation a waiting caller asked for: it learns when it failed (and why)."""
 
     def __init__(self) -> None:
         self.done = False
         self.error: Exception | None = None
-
-
-class PooledContainer:
-    """One checkout of a pooled container: what its user works with between ``acquire()`` and ``release()``.
-
-    ``container_id``, ``container`` (the engine's object), ``state``, ``use_count``,
-    ``created_at`` and ``last_used_at`` (``time.time()``) as in the original package;
-    ``engine`` is the container's engine for this checkout only (see
-    :class:`~llm_sandbox.sessions.lease.LeasedEngine`): once the container is given back,
-    nothing obtained through this object can start anything in it again.
-    """
-
-    def __init__(self, member: _Member, engine: LeasedEngine, sandbox: Sandbox) -> None:
-        session = member.session
-        self._member = member
-        self.engine = engine
-        self.sandbox = sandbox
-        self.container_id = member.container_id
-        self.packages_volume = session.packages_volume
-        self.image = session._image
-        self.user = session._exec_user
-        self.installed = member.installed
-        self._slots: dict[WarmKey, WarmSlot] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def container(self) -> Any:
-        return self.engine.container_handle(self.container_id)
-
-    @property
-    def state(self) -> ContainerState:
-        return self._member.state if self._member.lease is self else ContainerState.REMOVING
-
-    @property
-    def use_count(self) -> int:
-        return self._member.use_count
-
-    @property
-    def created_at(self) -> float:
-        return self._member.created_at
-
-    @property
-    def last_used_at(self) -> float:
-        return self._member.last_used_at
-
-    def warm_slot(self, argv: list[str], environment: dict[str, str] | None = None) -> WarmSlot:
-        """The warm process ``argv`` of this checkout: the one the pool started, else one starting now.
-
-        One started now is started again for every later user of the container.
-        """
-        key = _warm_key(argv, environment)
-        with self._lock:
-            if self.engine.ended:
-                raise ContainerError("this sandbox was given back to its pool; open a new session")
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = WarmSlot(self.sandbox, list(argv), environment)
-                slot.start_in_background()
-                self._slots[key] = slot
-                self._member.warm.setdefault(key, _WarmSpec(list(argv), environment))
-            return slot
-
-    def _start_warm(self, specs: dict[WarmKey, _WarmSpec]) -> None:
-        for key, spec in specs.items():
-            slot = WarmSlot(self.sandbox, spec.argv, spec.environment)
-            if spec.unavailable is None:
-                slot.start_in_background()
-            else:
-                slot.unavailable = spec.unavailable
-            self._slots[key] = slot
-
-    def _slot_items(self) -> list[tuple[WarmKey, WarmSlot]]:
-        with self._lock:
-            return list(self._slots.items())
-
-    def _close_slots(self) -> None:
-        for _, slot in self._slot_items():
-            slot.close()
-
-
-def _warm_key(argv: list[str], environment: dict[str, str] | None) -> WarmKey:
-    return tuple(argv), tuple(sorted((environment or {}).items()))
 
 
 class ContainerPoolManager:
@@ -352,9 +212,9 @@ class ContainerPoolManager:
         self._keep_template = bool(session_options.get("keep_template"))
         self.engine = prototype.engine  # connects now: a pool is made to be used at once
         self._cond = threading.Condition()
-        self._members: list[_Member] = []
-        self._idle: collections.deque[_Member] = collections.deque()
-        self._temporaries: set[_Member] = set()
+        self._members: list[Member] = []
+        self._idle: collections.deque[Member] = collections.deque()
+        self._temporaries: set[Member] = set()
         self._starting: set[Session] = set()
         self._creating = 0
         self._waiting = 0
@@ -362,7 +222,7 @@ class ContainerPoolManager:
         self._closed = False
         self._jobs: set[threading.Thread] = set()
         self._stop = threading.Event()
-        self._base: _Base | None = None
+        self._base: Base | None = None
         self._base_lock = threading.Lock()
         self._templates: set[str] = set()
         _live_pools.add(self)
@@ -429,7 +289,7 @@ class ContainerPoolManager:
         container.engine.end("this sandbox was given back to its pool; open a new session")
         self._spawn(self._recycle, member, container, retire)
 
-    def _checkout(self, member: _Member) -> PooledContainer:
+    def _checkout(self, member: Member) -> PooledContainer:
         member.state = ContainerState.BUSY
         member.use_count += 1
         if member.use_count > 1:
@@ -494,7 +354,7 @@ class ContainerPoolManager:
         if closed:
             self._destroy(member)
 
-    def _new_member(self, *, temporary: bool) -> _Member:
+    def _new_member(self, *, temporary: bool) -> Member:
         """Create a container with the pool's options, its packages the base, its warm processes up."""
         session = self.session_kind(self.client, **self._member_options)
         session._engine = self.engine
@@ -507,13 +367,13 @@ class ContainerPoolManager:
             base = self._open(session)
             if session._built_template and not self._keep_template:
                 self._templates.add(session._built_template)
-            member = _Member(session, temporary, base.installed)
-            member.clean = self._state(session, "state")
+            member = Member(session, temporary, base.installed)
+            member.clean = read_state(session, "state")
             runner = session.language.config.warm_runner
             if runner is not None and session.command_wrapper is None:
                 argv = warm_command(runner, ARTIFACTS_SH)
-                member.warm[_warm_key(argv, None)] = _WarmSpec(argv, None)
-            member.lease = self._new_lease(member, first=True)
+                member.warm[warm_key(argv, None)] = WarmSpec(argv, None)
+            member.lease = new_lease(member, first=True)
             return member
         except BaseException:
             session.close()
@@ -522,77 +382,25 @@ class ContainerPoolManager:
             with self._cond:
                 self._starting.discard(session)
 
-    def _open(self, session: Session) -> _Base:
+    def _open(self, session: Session) -> Base:
         """Open a member session with the pool's base packages; the first member's packages become the base."""
         with self._base_lock:
             if self._base is None:
                 session.open()  # installs the pool's libraries=
-                self._base = self._take_base(session)
+                self._base = take_base(session)
+                weakref.finalize(self, _unlink_quietly, self._base.path)
                 return self._base
         base = self._base
         if base.installed:  # the base's libraries are copied in: no installer, no network
             session.skip_environment_setup = True
             session.open()
-            self._write_packages(session, base)
+            write_packages(session, base)
         else:
             session.open()
         return base
 
-    def _take_base(self, session: Session) -> _Base:
-        assert session.container_id is not None
-        descriptor, path = tempfile.mkstemp(prefix="llm-sandbox-pool-", suffix=".tar")
-        try:
-            with os.fdopen(descriptor, "wb") as archive:
-                deadline = time.monotonic() + session.install_timeout
-                size = installer.pack(
-                    self.engine, session.container_id, PACKAGES_DIR, archive, deadline=deadline,
-                    user=session._exec_user,
-                )  # fmt: skip
-            content = self._state(session, "state")["packages"].split()[1]
-        except BaseException:
-            os.unlink(path)
-            raise
-        weakref.finalize(self, _unlink_quietly, path)
-        return _Base(path, size, content, frozenset(session._installed))
-
-    def _write_packages(self, session: Session, base: _Base) -> None:
-        """Replace the packages of ``session``'s container by the base's: through a helper container like
-        the installer where engines share volumes (the sandbox mounts them read-only), else in the sandbox."""
-        assert session.container_id is not None
-        deadline = time.monotonic() + session.install_timeout
-        with open(base.path, "rb") as archive:
-            if not self.engine.capabilities.shared_volumes:
-                installer.unpack(
-                    self.engine, session.container_id, PACKAGES_DIR, archive, base.size, deadline=deadline,
-                    replace=True, user=session._exec_user,
-                )  # fmt: skip
-                return
-            helper = self.engine.create(session._installer_spec())
-            try:
-                installer.unpack(self.engine, helper, PACKAGES_DIR, archive, base.size, deadline=deadline, replace=True)
-            finally:
-                self.engine.remove(helper)
-
-    def _new_lease(self, member: _Member, *, first: bool) -> PooledContainer:
-        """The checkout of ``member``'s next user, its warm processes started (and waited for) here."""
-        session = member.session
-        engine = LeasedEngine(self.engine)
-        timeout = session._timeout(None, None)
-        sandbox = Sandbox(engine, member.container_id, session._exec_user, session.workdir, timeout)
-        lease = PooledContainer(member, engine, sandbox)
-        lease._start_warm({key: spec for key, spec in member.warm.items()})
-        for key, slot in lease._slot_items():
-            spec = member.warm[key]
-            if spec.unavailable is None and slot.process() is None:
-                if not first:
-                    raise PoolHealthCheckError(
-                        member.container_id, f"a warm process did not start again after the reset: {slot.unavailable}"
-                    )
-                spec.unavailable = slot.unavailable
-        return lease
-
     # reset --------------------------------------------------------------------------------------
-    def _recycle(self, member: _Member, lease: PooledContainer, retire: bool) -> None:
+    def _recycle(self, member: Member, lease: PooledContainer, retire: bool) -> None:
         """Reset a container given back (or remove it); in the background."""
         lease.engine.remove_helpers()  # a library installer the user left running
         if retire:
@@ -600,7 +408,8 @@ class ContainerPoolManager:
             self._refill()
             return
         try:
-            self._reset(member, lease)
+            assert self._base is not None  # taken when the first container was made
+            reset(member, lease, self._base)
         except Exception as exc:
             with self._cond:
                 gone = member.state is ContainerState.REMOVING  # the pool was closed meanwhile
@@ -618,69 +427,6 @@ class ContainerPoolManager:
                 member.state = ContainerState.IDLE
                 self._idle.append(member)
                 self._cond.notify_all()
-
-    def _reset(self, member: _Member, lease: PooledContainer) -> None:
-        """Make ``member`` as it was when new for its next user, proving each step; raise if one fails."""
-        session = member.session
-        cid = member.container_id
-        quiet = lease.engine.drain(0)  # no operation under way: none can start a process after the kill
-        for attempt in range(1 if quiet else 2):  # else kill, wait for the operations, kill what they started
-            if attempt and not lease.engine.drain(DRAIN_TIMEOUT):
-                raise PoolHealthCheckError(cid, f"an operation of the last user did not end in {DRAIN_TIMEOUT:g}s")
-            self._kill_everything(member)
-        for key, slot in lease._slot_items():
-            if slot.unavailable is not None and key in member.warm:
-                member.warm[key].unavailable = slot.unavailable  # never started in this image: do without
-        lease._close_slots()
-        uid = session._exec_user.split(":")[0]
-        modes = [
-            f"{value.split()[0]}:{key.split(' ', 1)[1]}"
-            for key, value in member.clean.items()
-            if key.startswith("mount ") and value.split()[1] == uid
-        ]
-        state = self._state(session, "clean", *modes)
-        keys = (member.clean.keys() | state.keys()) - {"packages"}
-        differs = sorted(key for key in keys if member.clean.get(key) != state.get(key))
-        if differs:
-            changes = "; ".join(f"{key}: {member.clean.get(key)} -> {state.get(key)}" for key in differs)
-            raise PoolHealthCheckError(cid, f"after the reset it is not as it was when new ({changes})")
-        if state["packages"] != member.clean["packages"]:
-            assert self._base is not None
-            self._write_packages(session, self._base)
-            state = self._state(session, "state")
-            if state["packages"].split()[1] != self._base.content:
-                raise PoolHealthCheckError(cid, "its packages could not be restored to the pool's base")
-            member.clean = {**member.clean, "packages": state["packages"]}
-        member.lease = self._new_lease(member, first=False)
-
-    def _kill_everything(self, member: _Member) -> None:
-        """Kill every process of the sandbox user, confirmed by ``runtime/kill.sh``, or raise.
-
-        On a loaded machine killed processes may take a while to be gone (a kernel's threads, a
-        large address space); the kill is then asked for again, after a growing pause.
-        """
-        runner = member.session._require_open()
-        for attempt in range(KILL_ROUNDS):
-            if runner.kill_everything():
-                return
-            time.sleep(0.1 * (attempt + 1))
-        raise PoolHealthCheckError(member.container_id, "the last user's processes could not be confirmed killed")
-
-    def _state(self, session: Session, mode: str, *modes: str) -> dict[str, str]:
-        """``runtime/reset.sh`` in ``session``'s container (``state``, or ``clean`` then state), parsed."""
-        runner = session._require_open()
-        output = runner.sandbox.exec_checked(
-            ["sh", "-c", _RESET_SH, "llm-sandbox", mode, PACKAGES_DIR, *modes],
-            "resetting the sandbox" if mode == "clean" else "reading the sandbox's state",
-        )
-        state = {}
-        for line in output.decode().splitlines():
-            key, _, value = line.partition(" ")
-            if key in ("mount", "xattrs"):  # one line per filesystem
-                path, _, value = value.partition(" ")
-                key = f"{key} {path}"
-            state[key] = value
-        return state
 
     # health -------------------------------------------------------------------------------------
     def check_health(self) -> int:
@@ -726,7 +472,7 @@ class ContainerPoolManager:
         """Each warm process of an idle container answers a hello (or, without one, an exec runs)."""
         deadline = time.monotonic() + PROBE_TIMEOUT
         try:
-            processes = [slot.current for _, slot in lease._slot_items() if slot.current is not None]
+            processes = [slot.current for _, slot in lease.slots() if slot.current is not None]
             for process in processes:
                 code, _, _ = process.request({"op": "hello"}, OutputLimits(4096, "replace"), deadline)
                 if code != 0:
@@ -737,7 +483,7 @@ class ContainerPoolManager:
             return False
         return True
 
-    def _worn_out(self, member: _Member, now: float) -> bool:
+    def _worn_out(self, member: Member, now: float) -> bool:
         lifetime, uses = self.config.max_container_lifetime, self.config.max_container_uses
         return (lifetime is not None and now - member.created > lifetime) or (
             uses is not None and member.use_count >= uses
@@ -754,7 +500,7 @@ class ContainerPoolManager:
             self._cond.notify_all()
 
     # removal ------------------------------------------------------------------------------------
-    def _forget(self, member: _Member) -> None:
+    def _forget(self, member: Member) -> None:
         """Take ``member`` out of the pool's books (call with the lock held)."""
         if member in self._members:
             self._members.remove(member)
@@ -762,7 +508,7 @@ class ContainerPoolManager:
             self._idle.remove(member)
         self._temporaries.discard(member)
 
-    def _destroy(self, member: _Member) -> None:
+    def _destroy(self, member: Member) -> None:
         """Remove the container and its volume (its session does, as any session's close)."""
         lease = member.lease
         if lease is not None:
@@ -770,7 +516,7 @@ class ContainerPoolManager:
             lease.engine.remove_helpers()
         member.session.close()
         if lease is not None:
-            lease._close_slots()
+            lease.close_slots()
 
     def close(self) -> None:
         """Remove every container and volume of the pool, lent out or not (their sessions' next operations
@@ -971,7 +717,6 @@ def ArtifactPooledSandboxSession(pool_manager: ContainerPoolManager, **options: 
 
 
 __all__ = [
-    "DRAIN_TIMEOUT",
     "SESSION_OPTIONS",
     "ArtifactPooledSandboxSession",
     "ContainerPoolManager",
