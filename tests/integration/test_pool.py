@@ -191,12 +191,20 @@ def test_system_v_ipc_objects_of_the_last_user_are_gone(shared_pool: ContainerPo
     assert len(segments.strip().splitlines()) == 1, segments  # the header only
 
 
-def test_a_checkout_comes_warm_and_counts_as_reuse(shared_pool: ContainerPoolManager) -> None:
-    wait_until(lambda: shared_pool.get_stats()["idle"] == 1, "the container is idle")
+def test_a_checkout_comes_with_its_warm_runner_up_and_counts_as_reuse(shared_pool: ContainerPoolManager) -> None:
+    with SandboxSession(pool=shared_pool) as session:  # the container has had a user
+        container = session.container_id
+    wait_until(lambda: shared_pool.get_stats()["idle"] == 1, "the container is reset")
     reused = shared_pool.get_stats()["reused"]
+    clock = shared_pool.engine.container_handle(container).exec_run(["cut", "-d ", "-f1", "/proc/uptime"])
+    before_checkout = float(clock.output) * os.sysconf("SC_CLK_TCK")  # in the clock ticks of a process's start
     with ArtifactSandboxSession(pool=shared_pool) as session:
-        # the warm runner is up before the first run: the pool started it during the reset
-        assert "llm_sandbox_runner" in session.execute_command(PROCESSES).stdout
+        runner = (  # the start (in clock ticks) of every process whose command is the warm runner
+            "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline 2>/dev/null | "
+            "grep -q '^python3 [^ ]*llm_sandbox_runner' && cut -d' ' -f22 $p/stat; done"
+        )
+        started = [int(ticks) for ticks in session.execute_command(runner).stdout.split()]
+        assert started and max(started) < before_checkout  # the reset started it, before this checkout
         assert session.run("print(1)").stdout == "1\n"
     assert shared_pool.get_stats()["reused"] == reused + 1
 
