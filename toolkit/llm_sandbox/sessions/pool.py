@@ -35,6 +35,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -537,12 +538,8 @@ class ContainerPoolManager:
         for member in members:
             if member.lease is not None:
                 member.lease.engine.end("the pool was closed; its sandboxes are removed")
-        removals = [threading.Thread(target=self._destroy, args=(m,)) for m in members]
-        removals += [threading.Thread(target=session.close) for session in starting]
-        for thread in removals:
-            thread.start()
-        for thread in removals:
-            thread.join()
+        removals = [functools.partial(self._destroy, member) for member in members]
+        _all_at_once([*removals, *(session.close for session in starting)])
         with self._cond:
             jobs = [job for job in self._jobs if job is not threading.current_thread()]
         for job in jobs:
@@ -659,6 +656,21 @@ def _refuse_writable_mounts(runtime_configs: dict[str, Any]) -> None:
             f"writable shared mounts ({', '.join(shared)}) cannot be given to a pool: every user of its containers "
             "would see the files of the one before. Mount them read-only, or copy files in per session"
         )
+
+
+def _all_at_once(actions: list[Callable[[], None]]) -> None:
+    """Run ``actions`` in threads of their own and wait for them (one after the other when the
+    interpreter is shutting down and starts no more threads)."""
+    threads = [threading.Thread(target=action) for action in actions]
+    started = []
+    for thread, action in zip(threads, actions, strict=True):
+        try:
+            thread.start()
+            started.append(thread)
+        except RuntimeError:
+            action()
+    for thread in started:
+        thread.join()
 
 
 def _unlink_quietly(path: str) -> None:
