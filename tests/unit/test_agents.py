@@ -225,7 +225,7 @@ def test_languages_not_enabled_are_refused(manager: SessionManager) -> None:
 
 
 def test_the_bound_raises_a_clear_error(factory: FakeFactory) -> None:
-    with SessionManager(session_factory=factory, max_sessions=2) as manager:
+    with SessionManager(session_factory=factory, max_sessions=2, evict_idle=False, wait_timeout=0) as manager:
         manager.run("a", "x")
         manager.run("b", "x")
         with pytest.raises(SessionLimitError, match="all 2 sandboxes") as info:
@@ -250,9 +250,9 @@ def test_the_bound_can_wait_for_a_free_slot(factory: FakeFactory) -> None:
         assert got == ["hello"]
 
 
-def test_the_bound_can_evict_the_least_recently_used_idle_sandbox(factory: FakeFactory) -> None:
+def test_by_default_the_bound_evicts_the_least_recently_used_idle_sandbox(factory: FakeFactory) -> None:
     events: list[Any] = []
-    with SessionManager(session_factory=factory, max_sessions=2, evict_idle=True) as manager:
+    with SessionManager(session_factory=factory, max_sessions=2) as manager:
         manager.subscribe(events.append, kinds={"session_closed"})
         manager.run("a", "x")
         manager.run("b", "x")
@@ -264,11 +264,30 @@ def test_the_bound_can_evict_the_least_recently_used_idle_sandbox(factory: FakeF
 
 def test_held_sandboxes_are_not_evicted(factory: FakeFactory) -> None:
     with (
-        SessionManager(session_factory=factory, max_sessions=1, evict_idle=True) as manager,
+        SessionManager(session_factory=factory, max_sessions=1, wait_timeout=0) as manager,
         manager.session("a"),
         pytest.raises(SessionLimitError),
     ):
         manager.run("b", "x")
+
+
+def test_by_default_a_new_key_waits_for_a_busy_sandbox_to_become_idle(factory: FakeFactory) -> None:
+    with SessionManager(session_factory=factory, max_sessions=1) as manager:
+        lease = manager.acquire("a")
+        started = threading.Event()
+        got: list[str] = []
+
+        def second() -> None:
+            started.set()
+            got.append(manager.run("b", "hello").stdout)
+
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        started.wait(5)
+        assert got == [] and [info.key for info in manager.sessions()] == ["a"]  # "a" is busy: "b" waits
+        lease.release()  # "a" is idle now: evicted for "b"
+        waiter.join(10)
+        assert got == ["hello"] and [info.key for info in manager.sessions()] == ["b"]
 
 
 def test_idle_sandboxes_are_reaped_but_held_ones_are_not(factory: FakeFactory) -> None:
@@ -544,7 +563,9 @@ def test_langchain_tool_returns_content_and_artifact(manager: SessionManager) ->
     message = tool.invoke(tool_call("run_code", {"code": "plot:"}), config=thread("t1"))
     assert isinstance(message, ToolMessage) and message.tool_call_id == "call-1"
     assert "exit code: 0" in message.content and "plots: 1 image captured" in message.content
-    assert isinstance(message.artifact, ExecutionResult) and len(message.artifact.plots) == 1
+    assert message.status == "success" and message.artifact["type"] == "execution_result"
+    result = tool.load_artifact(message)
+    assert isinstance(result, ExecutionResult) and len(result.plots) == 1
     assert [info.key for info in manager.sessions()] == ["t1"]
 
 
@@ -563,7 +584,7 @@ def test_langchain_model_fixable_errors_come_back_as_content(
     from llm_sandbox.langchain import SandboxTool
 
     message = SandboxTool(manager=manager).invoke(tool_call("run_code", {"code": code}), config=thread("t"))
-    assert expected in message.content
+    assert expected in message.content and message.status == "error"
 
 
 def test_langchain_timeout_content_keeps_partial_output(manager: SessionManager) -> None:
@@ -589,16 +610,32 @@ def test_langchain_bad_libraries_and_languages_come_back_as_content(manager: Ses
             tool_call("run_code", {"code": "x", "libraries": ["missing-package"]}), config=thread("t")
         ).content
     )
-    assert (
-        "not available here; use one of: python"
-        in tool.invoke(tool_call("run_code", {"code": "x", "language": "cobol"}), config=thread("t")).content
-    )
+    assert "language" not in tool.tool_call_schema.model_json_schema()["properties"]  # one language: no argument
+    several = SandboxTool(manager=SessionManager(session_factory=FakeFactory(), languages=["python", "javascript"]))
+    try:
+        assert (
+            "not available here; use one of: python, javascript"
+            in several.invoke(tool_call("run_code", {"code": "x", "language": "cobol"}), config=thread("t")).content
+        )
+    finally:
+        several.close()
 
 
-def test_langchain_infrastructure_errors_raise(manager: SessionManager, factory: FakeFactory) -> None:
+def test_langchain_infrastructure_errors_are_told_to_the_model_by_default(
+    manager: SessionManager, factory: FakeFactory
+) -> None:
     from llm_sandbox.langchain import SandboxTool
 
-    tool = SandboxTool(manager=manager)
+    message = SandboxTool(manager=manager).invoke(tool_call("run_code", {"code": "container:"}), config=thread("t"))
+    assert message.status == "error" and message.artifact is None
+    assert message.content.startswith("error: the sandbox service failed (ContainerError: the engine went away)")
+    assert "not caused by your code" in message.content
+
+
+def test_langchain_infrastructure_errors_can_raise(manager: SessionManager, factory: FakeFactory) -> None:
+    from llm_sandbox.langchain import SandboxTool
+
+    tool = SandboxTool(manager=manager, infrastructure_errors="raise")
     with pytest.raises(ContainerError):
         tool.invoke(tool_call("run_code", {"code": "container:"}), config=thread("t"))
     with pytest.raises(ImageNotFoundError):
@@ -637,11 +674,7 @@ def test_langchain_tool_builds_its_own_manager_from_options() -> None:
         assert tool.manager.max_sessions == 3 and tool.manager.libraries == ["scipy"]
         assert tool.name == "python" and "scipy" in tool.description
         schema = tool.tool_call_schema.model_json_schema()
-        assert schema["required"] == ["code"] and set(schema["properties"]) == {
-            "code",
-            "language",
-            "libraries",
-        }
+        assert schema["required"] == ["code"] and set(schema["properties"]) == {"code", "libraries"}
     finally:
         tool.close()
 
@@ -664,7 +697,7 @@ def test_langchain_toolkit_tools_share_one_sandbox(manager: SessionManager) -> N
         .content
     )
     read = tools["read_file"].invoke(tool_call("read_file", {"path": "data/in.csv"}), config=config)
-    assert read.content.endswith("a,b\n1,2\n") and read.artifact.size == 8
+    assert read.content.endswith("a,b\n1,2\n") and read.artifact["size"] == 8
     listed = tools["list_files"].invoke(tool_call("list_files", {}), config=config)
     assert "data/in.csv  (8 bytes)" in listed.content
     missing = tools["read_file"].invoke(tool_call("read_file", {"path": "nope.txt"}), config=config)

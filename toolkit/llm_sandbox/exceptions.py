@@ -21,6 +21,7 @@ the message::
     │   ├── ArtifactLimitError          a run's plots and files exceed what the host takes back
     │   └── SessionLimitError           a SessionManager's max_sessions
     ├── ManagerClosedError
+    ├── ArtifactNotFoundError (LookupError)  an artifact reference the manager no longer keeps
     ├── ValidationError (ValueError)    bad input: paths, names, options
     │   ├── CommandEmptyError
     │   └── ExtraArgumentsError         arguments a session does not take
@@ -136,6 +137,10 @@ class SessionLimitError(ResourceError):
 
 class ManagerClosedError(SandboxError):
     """The session manager was closed; create a new one."""
+
+
+class ArtifactNotFoundError(SandboxError, LookupError):
+    """An artifact reference (``"ref"`` of a stored tool artifact) is not, or no longer, in the store."""
 
 
 class ValidationError(SandboxError, ValueError):

@@ -58,6 +58,12 @@ class Slot:
         self.abandoned = False
         self.interrupts = 0
 
+def _own_duration(result: Any, started: float) -> float:
+    """The result's own duration (measured once the run had the sandbox), else the time since ``started``."""
+    duration = getattr(result, "duration", None)
+    return float(duration) if isinstance(duration, int | float) else time.monotonic() - started
+
+
 @dataclass(frozen=True)
 class SlotHooks:
     """What a held sandbox needs of its manager: the lock over its slots, event delivery, release."""
@@ -182,7 +188,7 @@ class ManagedSession:
                 run_id=run_id,
                 operation=operation,
                 exit_code=getattr(result, "exit_code", None),
-                duration=time.monotonic() - started,
+                duration=_own_duration(result, started),
                 cancelled=cancelled,
                 result=result,
             )

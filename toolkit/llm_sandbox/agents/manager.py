@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
+from llm_sandbox.agents.artifacts import ArtifactStore
 from llm_sandbox.agents.events import (
     EventCallback,
     EventStream,
@@ -45,6 +46,8 @@ T = TypeVar("T")
 
 DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_MAX_SESSIONS = 8
+DEFAULT_WAIT_TIMEOUT = 10.0
+"""How long a new conversation waits for a slot when every sandbox is busy (idle ones are evicted at once)."""
 _WRITABLE_ROOTS = ("/tmp",)
 
 
@@ -99,6 +102,11 @@ class SessionManager:
     carries the kernel); ``True``: also with other images (they must be built
     on the library's); ``False``: never.
 
+    At ``max_sessions`` live sandboxes, a new key takes the place of the least
+    recently used idle sandbox (``evict_idle``, default; that sandbox's files
+    and variables are lost), or waits up to ``wait_timeout`` seconds (default
+    10) for one to become idle, then raises :class:`SessionLimitError`.
+
     ``session_factory(key, lang)`` replaces the default
     ``ArtifactSandboxSession`` construction (it must return an unopened session).
     """
@@ -118,12 +126,13 @@ class SessionManager:
         language_options: dict[str, dict[str, Any]] | None = None,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
-        wait_timeout: float | None = 0.0,
-        evict_idle: bool = False,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        evict_idle: bool = True,
         default_key: str = "default",
         stateful: bool | None = None,
         session_factory: Callable[[str, str], Any] | None = None,
         max_workers: int | None = None,
+        artifact_store: ArtifactStore | None = None,
     ) -> None:
         if max_sessions < 1:
             raise ValidationError(f"max_sessions must be at least 1, got {max_sessions}")
@@ -149,6 +158,8 @@ class SessionManager:
         self.evict_idle = evict_idle
         self.default_key = default_key
         self.stateful = stateful
+        self.artifact_store = artifact_store if artifact_store is not None else ArtifactStore()
+        """Artifacts the agent tools keep by reference (``artifacts="reference"``), fetched by id."""
         self._factory = session_factory or self._default_factory
         self._max_workers = max_workers or max(32, max_sessions * 2)
         self._cond = threading.Condition(threading.RLock())
@@ -348,11 +359,11 @@ class SessionManager:
     def _limit_message(self) -> str:
         busy = sum(1 for e in self._entries.values() if e.leases)
         waited = f" after waiting {self.wait_timeout:g}s" if self.wait_timeout else ""
+        evict = "" if self.evict_idle else ", set evict_idle=True to recycle idle sandboxes"
         return (
             f"all {self.max_sessions} sandboxes of this session manager are in use ({busy} busy, "
-            f"{len(self._entries) - busy} idle){waited}; raise max_sessions, set wait_timeout to wait for "
-            "a free slot, set evict_idle=True to recycle idle sandboxes, or close finished conversations "
-            "with close_session(key)"
+            f"{len(self._entries) - busy} idle){waited}; raise max_sessions, set a longer wait_timeout"
+            f"{evict}, or close finished conversations with close_session(key)"
         )
 
     def _lru_idle(self) -> Slot | None:
@@ -413,6 +424,8 @@ class SessionManager:
             if entry.broken and entry.leases == 0 and self._entries.get((entry.key, entry.lang)) is entry:
                 self._detach(entry)
                 broken = True
+            if entry.leases == 0:
+                self._cond.notify_all()  # a key waiting for a slot may evict this sandbox now
         if broken:
             self._close_entry(entry, "error")
 
@@ -766,4 +779,4 @@ def _kill_sandbox_processes(session: Any) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "SessionManager"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "DEFAULT_WAIT_TIMEOUT", "SessionManager"]

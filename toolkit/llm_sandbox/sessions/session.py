@@ -504,7 +504,6 @@ class Session:
             if plotting and detection and detection.enabled:
                 environment.update(detection.environment)
         limit = self._timeout(timeout, self.execution_timeout)
-        started = time.monotonic()
         exit_code, payload, collector = self._wrapped(
             self.language.run_command(RuntimeContext(self.workdir)),
             file_name=self.language.source_filename(code),
@@ -525,7 +524,7 @@ class Session:
             stderr=collector.stderr.text() + notices,
             plots=found.plots,
             files=found.files,
-            duration=time.monotonic() - started,
+            duration=time.monotonic() - collector.started,  # not the wait for an earlier run of this session
             stdout_truncated=collector.stdout.truncated,
             stderr_truncated=collector.stderr.truncated,
         )
