@@ -189,7 +189,8 @@ class _SandboxToolBase(BaseTool):
         if self.args_schema is type(self).model_fields["args_schema"].default:  # not replaced by the user
             self.args_schema = self._default_schema()
         if "handle_validation_error" not in self.model_fields_set:
-            schema = self.args_schema if isinstance(self.args_schema, type) else None
+            declared = self.args_schema
+            schema = declared if isinstance(declared, type) and issubclass(declared, BaseModel) else None
             self.handle_validation_error = functools.partial(describe_invalid_arguments, self.name, schema=schema)
 
     def _default_schema(self) -> type[BaseModel]:
