@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+# LangGraph checkpoints refuse unregistered types in strict mode, as they will by default: every agent test
+# runs that way (read when LangGraph is imported, so set before any test module imports it).
+os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
+
 from llm_sandbox import create_session
 from llm_sandbox.contract import OWNER_LABEL, SESSION_LABEL, owner_label
 from llm_sandbox.sessions import Session

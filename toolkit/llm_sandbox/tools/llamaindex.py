@@ -434,13 +434,13 @@ class SandboxToolSpec(BaseToolSpec):
 
     def _cached(self, ctx: Any) -> str | None:
         try:
-            return self._context_keys.get(ctx)
+            return self._context_keys.get(_conversation_of(ctx))
         except TypeError:  # not weak-referenceable
             return None
 
     def _remember(self, ctx: Any, key: str) -> None:
         with contextlib.suppress(TypeError):  # not weak-referenceable: the store keeps the key
-            self._context_keys[ctx] = key
+            self._context_keys[_conversation_of(ctx)] = key
 
     def close(self) -> None:
         """Close the manager (and every sandbox it holds)."""
@@ -448,6 +448,12 @@ class SandboxToolSpec(BaseToolSpec):
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.manager.close)
+
+
+def _conversation_of(ctx: Any) -> Any:
+    """What identifies a context's conversation: its store (an agent hands its tools another ``Context``
+    object than the application's, over the same store)."""
+    return getattr(ctx, "store", ctx)
 
 
 def _write_event(ctx: Context, event: Event) -> None:
