@@ -104,7 +104,7 @@ print("mean", df.y.mean())
 """
 
 
-def test_agent_gets_compact_content_and_the_plot_as_artifact(tools: list[Any]) -> None:
+def test_agent_gets_compact_content_and_the_plot_as_artifact(toolkit: SandboxToolkit, tools: list[Any]) -> None:
     model = script([("run_code", {"code": PLOT_CODE})], "Here is the plot of the squares.")
     messages = run_agent(model, tools, "plot the squares of 0..9", "plot-thread")
     [message] = tool_messages(messages)
@@ -116,7 +116,7 @@ def test_agent_gets_compact_content_and_the_plot_as_artifact(tools: list[Any]) -
     assert "plots: 1 image captured (png" in content
     assert "/sandbox/outputs/squares.csv (csv" in content
     assert "base64" not in content and len(content) < 600  # compact: no image data for the model
-    result = message.artifact
+    result = toolkit.load_artifact(message)
     assert isinstance(result, ExecutionResult) and result.exit_code == 0
     [plot] = result.plots
     assert plot.format == FileType.PNG and base64.b64decode(plot.content_base64).startswith(b"\x89PNG")
@@ -160,7 +160,7 @@ def test_two_thread_ids_get_two_sandboxes(
         assert session_id and len(containers(docker_client, session_id)) == 1
 
 
-def test_one_thread_keeps_its_files_across_calls(tools: list[Any]) -> None:
+def test_one_thread_keeps_its_files_across_calls(toolkit: SandboxToolkit, tools: list[Any]) -> None:
     thread = "files-thread"
     first = script(
         [("run_code", {"code": "import pandas as pd\npd.DataFrame({'v': [1, 2, 3]}).to_csv('data.csv')"})],
@@ -183,7 +183,7 @@ def test_one_thread_keeps_its_files_across_calls(tools: list[Any]) -> None:
     )
     listed, read, uploaded, total = tool_messages(run_agent(second, tools, "use the data", thread))
     assert "data.csv" in listed.content and "outputs/" in listed.content
-    assert ",v\n0,1\n1,2\n2,3" in read.content and read.artifact.size == len(",v\n0,1\n1,2\n2,3\n")
+    assert ",v\n0,1\n1,2\n2,3" in read.content and toolkit.load_artifact(read).size == len(",v\n0,1\n1,2\n2,3\n")
     assert "wrote /sandbox/extra/numbers.txt (6 bytes)" in uploaded.content
     assert "stdout:\n36" in total.content
 
