@@ -446,7 +446,10 @@ async def test_llamaindex_results_are_kept_per_conversation(manager: SessionMana
 
 def test_a_read_over_the_output_limit_is_text_for_the_model(python_image: str) -> None:
     """Issue 15: a ResourceError (its message is advice) reaches the model, not the agent loop."""
-    with SandboxToolkit(lang="python", session_options={"max_output_bytes": 4096}) as toolkit:
+    # infrastructure_errors="raise": the limit is not an infrastructure failure, it never escapes.
+    with SandboxToolkit(
+        lang="python", session_options={"max_output_bytes": 4096}, infrastructure_errors="raise"
+    ) as toolkit:
         agent = langchain_agent(
             toolkit.get_tools(),
             calls(("run_code", {"code": "open('big.txt', 'w').write('x' * 100000)"})),
@@ -455,5 +458,6 @@ def test_a_read_over_the_output_limit_is_text_for_the_model(python_image: str) -
         )
         state = agent.invoke({"messages": [("user", "go")]}, {"configurable": {"thread_id": "limit"}})
     _, read = tool_messages(state)
-    assert read.status == "error" and "exceeds the session's output limit" in read.content
+    assert read.status == "error" and read.content.startswith("error: reading ")
+    assert "exceeds the session's output limit (max_output_bytes); read fewer bytes" in read.content
     assert state["messages"][-1].content == "Too big."
