@@ -806,3 +806,90 @@ async def test_llamaindex_async_tools_and_context_keys(manager: SessionManager) 
     text = await spec.arun_code("hello", ctx=restored)
     assert text.startswith("exit code: 0") and text.artifact.stdout == "hello"
     assert {info.key for info in manager.sessions()} == {"chosen"}
+
+
+# ---------------------------------------------------------------------------- shared layer
+def test_results_round_trip_through_json_native_dicts() -> None:
+    import json
+
+    from llm_sandbox.agents import ArtifactStore
+    from llm_sandbox.tools.artifacts import load_artifact, stored_artifact
+
+    result = ExecutionResult(
+        exit_code=1,
+        stdout="out",
+        plots=[PlotOutput(FileType.PNG, PNG, 640, 480)],
+        files=[FileOutput("/sandbox/outputs/a.csv", FileType.CSV, 8, "eCx5CjEsMgo=")],
+        duration=0.5,
+        results=[{"type": "execute_result", "data": {"text/plain": "3"}}],
+        execution_count=2,
+    )
+    store = ArtifactStore()
+    full = stored_artifact(result, "full", store)
+    assert json.loads(json.dumps(full)) == full and full["plots"][0]["format"] == "png"
+    assert load_artifact(full) == result == ExecutionResult.from_dict(result.to_dict())
+    reference = stored_artifact(result, "reference", store)
+    assert "content_base64" not in json.dumps(reference) and reference["files"][0]["size"] == 8
+    assert load_artifact(reference, store) == result
+    with pytest.raises(ValidationError, match="reference"):
+        load_artifact(reference)
+
+
+def test_the_artifact_store_keeps_the_most_recently_used_within_its_bound() -> None:
+    from llm_sandbox.agents import ArtifactNotFoundError, ArtifactStore
+
+    store = ArtifactStore(max_bytes=250)
+    first, second = store.put({"data": "a" * 100}), store.put({"data": "b" * 100})
+    store.get(first)  # first is now the most recently used
+    third = store.put({"data": "c" * 100})
+    assert store.get(first)["data"] == "a" * 100 and store.get(third)["data"] == "c" * 100
+    with pytest.raises(ArtifactNotFoundError, match="max_bytes"):
+        store.get(second)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("```python\nprint(1)\n```", "print(1)"),
+        ("  ```\nx = 1\ny = 2\n```\n", "x = 1\ny = 2"),
+        ("~~~py\nq\n~~~", "q"),
+        ("print(1)", "print(1)"),
+        ("```py\na\n```\nb\n```", "```py\na\n```\nb\n```"),  # not one enclosing fence: left alone
+        ("s = '```x```'", "s = '```x```'"),
+    ],
+)
+def test_one_enclosing_markdown_fence_is_stripped(code: str, expected: str) -> None:
+    from llm_sandbox.tools.text import strip_fence
+
+    assert strip_fence(code) == expected
+
+
+def test_invalid_arguments_are_described_for_the_model() -> None:
+    import pydantic
+
+    from llm_sandbox.tools.schemas import RunCodeInput, describe_invalid_arguments
+
+    with pytest.raises(pydantic.ValidationError) as info:
+        RunCodeInput.model_validate({"libraries": "numpy"})
+    assert describe_invalid_arguments("run_code", info.value, RunCodeInput) == (
+        "error: invalid arguments for run_code: `code` is required; `libraries`: Input should be a valid list "
+        "(got 'numpy'). run_code takes: code, libraries (optional). Call it again with valid arguments."
+    )
+
+
+def test_a_resource_error_of_a_run_is_text_for_the_model_in_both_frameworks(manager: SessionManager) -> None:
+    """Issue 15: an ArtifactLimitError (a ResourceError: its message is advice) never escapes run_code.
+    A fake session raises it: making a real run return over 256 MiB of artifacts is too slow for a test."""
+    pytest.importorskip("llama_index.core")
+    from llm_sandbox.exceptions import ArtifactLimitError
+    from llm_sandbox.langchain import SandboxTool
+    from llm_sandbox.llamaindex import SandboxToolSpec
+
+    with manager.session("limits") as sandbox:
+        sandbox.session.run = lambda *args, **kwargs: (_ for _ in ()).throw(ArtifactLimitError(256 * 2**20))
+    tool = SandboxTool(manager=manager, infrastructure_errors="raise", session_key="limits")
+    message = tool.invoke(tool_call("run_code", {"code": "x"}), config=thread("t"))
+    assert message.status == "error" and message.content.startswith("error: the artifacts of this run exceed 256 MiB")
+    spec = SandboxToolSpec(manager=manager, infrastructure_errors="raise", session_key="limits")
+    output = spec.to_tool_list()[0].call(code="x")
+    assert output.is_error and output.content == message.content
