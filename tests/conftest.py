@@ -54,3 +54,25 @@ def _fail_the_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
         "CI=true: a missing engine, image, browser or package is a failure here, not a skip "
         "(scripts/test.sh installs them all)"
     )
+
+
+@pytest.fixture
+def language_registry() -> Iterator[None]:
+    """For tests that register plugin languages: whatever they add is unregistered after them."""
+    from llm_sandbox.languages import supported_languages, unregister_language
+
+    before = set(supported_languages())
+    yield
+    for name in set(supported_languages()) - before:
+        unregister_language(name)
+
+
+@pytest.fixture(autouse=True)
+def _registries_are_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The language registry is global: a test that registers a language must also remove it."""
+    from llm_sandbox.languages import supported_languages
+
+    before = supported_languages()
+    yield
+    added = sorted(set(supported_languages()) - set(before))
+    assert not added, f"{request.node.name} left languages registered: {added} (use the language_registry fixture)"

@@ -365,7 +365,7 @@ cat("drawn\\n")
         assert [(p.format.value, p.width, p.height) for p in saved.plots] == [("png", 700, 500), ("png", 200, 150)]
 
 
-def test_a_language_registered_through_the_plugin_api() -> None:
+def test_a_language_registered_through_the_plugin_api(language_registry: None) -> None:
     from llm_sandbox.languages import LanguageConfig, register_language, supported_languages
 
     register_language(
