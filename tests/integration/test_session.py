@@ -23,6 +23,7 @@ from llm_sandbox import (
     ValidationError,
     create_session,
 )
+from llm_sandbox.contract import SESSION_LABEL
 from llm_sandbox.exceptions import SessionClosedError
 from tests.handshake import ReleaseWhenSeen, time_out_after, wait_for_release
 from tests.waits import eventually
@@ -350,7 +351,7 @@ def check_kills_spare_the_containers_own_processes(session: Any, processes: Call
     """
     eventually(lambda: SURVIVOR in processes(), "the container's own process starting")
     assert session.run("print('attached')").stdout == "attached\n"
-    code = "import subprocess, time\nsubprocess.Popen(['sleep', '302'])\nprint('started', flush=True)\ntime.sleep(600)\n"
+    code = "import subprocess, time\nsubprocess.Popen(['sleep', '302'])\nprint('started', flush=True)\ntime.sleep(600)"
     time_out_after("started", lambda timeout, out: session.run(code, timeout=timeout, on_stdout=out))
     left = processes()
     assert "sleep 302" not in left and "time.sleep" not in left, "the run's own processes survived"
@@ -488,18 +489,24 @@ def _command_lines(session: Any) -> str:
     return listing.stdout
 
 
-def test_no_container_left_after_failure_paths(docker_client: Any, python_image: str, no_leaks: None) -> None:
+def test_no_container_or_volume_left_on_success_and_failure_paths(backend_name: str, no_leaks: None) -> None:
+    with create_session(backend_name, lang="python") as session:
+        labelled = session.backend.list_labelled(f"{SESSION_LABEL}={session.session_id}")
+        assert {entry["kind"] for entry in labelled} == {"container", "volume"}
+        session.run("print(1)", libraries=["six"])  # an installer container comes and goes
+    assert not session.backend.list_labelled(f"{SESSION_LABEL}={session.session_id}")
+
     with pytest.raises(ImageNotFoundError, match="no-such-image"):
-        create_session("docker", image="no-such-image:1", lang="python").open()
-    with pytest.raises(RuntimeError), create_session("docker", lang="python") as session:
+        create_session(backend_name, image="no-such-image:1", lang="python").open()
+    with pytest.raises(RuntimeError), create_session(backend_name, lang="python") as session:
         raise RuntimeError("user code failed")
-    with pytest.raises(SandboxTimeoutError), create_session("docker", lang="python") as session:
+    with pytest.raises(SandboxTimeoutError), create_session(backend_name, lang="python") as session:
         session.run("while True: pass", timeout=1)
 
     def interrupt(_: str) -> None:
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt), create_session("docker", lang="python") as session:
+    with pytest.raises(KeyboardInterrupt), create_session(backend_name, lang="python") as session:
         session.run(
             "import time\nwhile True:\n    print('tick', flush=True); time.sleep(0.1)", on_stdout=interrupt
         )
