@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from llm_sandbox.agents import OutputChunk, RunFinished, RunStarted, SandboxEvent, SessionManager
+from llm_sandbox.agents import EventStream, OutputChunk, RunFinished, RunStarted, SandboxEvent, SessionManager
+from tests.handshake import RELEASE, wait_for_release
+from tests.waits import GENEROUS
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("langchain_core")
@@ -64,92 +66,104 @@ async def test_ten_agents_run_concurrently_without_blocking_each_other_or_the_lo
     await asyncio.gather(*(arun_agent(one_call("print('ready')"), [tool], "warm up", t) for t in threads))
     assert {info.key for info in manager.sessions()} >= set(threads)
 
-    in_flight: set[str] = set()
-    peak = 0
-    seen_by_loop: list[int] = []
-
-    def track(event: SandboxEvent) -> None:
-        nonlocal peak
-        if isinstance(event, RunStarted) and event.operation == "run":
-            in_flight.add(event.run_id)
-            peak = max(peak, len(in_flight))
-        elif isinstance(event, RunFinished) and event.operation == "run":
-            in_flight.discard(event.run_id)
-
-    async def ticker() -> None:
-        while True:
-            seen_by_loop.append(len(in_flight))
-            await asyncio.sleep(0.01)
-
-    with manager.subscribe(track):
-        ticking = asyncio.create_task(ticker())
-        results = await asyncio.gather(
-            *(
-                arun_agent(
-                    one_call(f"import time\ntime.sleep(2)\nprint('agent {i} done')", f"answer {i}"),
-                    [tool],
-                    "work",
-                    thread,
-                )
-                for i, thread in enumerate(threads)
-            )
+    # Each run says it is ready, then waits for a release that the test sends only when all ten
+    # are ready: the runs can finish only if they were all in progress at once, and the release
+    # travels through this event loop, which must therefore keep running while they wait.
+    calls = [
+        arun_agent(
+            one_call(f"print('ready {i}', flush=True)\n{wait_for_release()}print('agent {i} done')", f"answer {i}"),
+            [tool],
+            "work",
+            thread,
         )
-        ticking.cancel()
+        for i, thread in enumerate(threads)
+    ]
+    async with manager.events(kinds={"output"}) as events:
+        agents = asyncio.gather(*calls)
+        ready: set[str] = set()
+        while ready != set(threads):
+            event = await events.get(timeout=GENEROUS)
+            if isinstance(event, OutputChunk) and event.text.startswith("ready"):
+                ready.add(event.session_key)
+        assert sum(info.in_use for info in manager.sessions() if info.key in ready) == AGENTS
+        for thread in threads:
+            with manager.session(thread) as sandbox:
+                await asyncio.to_thread(sandbox.write_file, RELEASE, "")
+        results = await agents
 
     for i, messages in enumerate(results):
         [message] = [m for m in messages if isinstance(m, ToolMessage)]
-        assert f"stdout:\nagent {i} done" in message.content
+        assert f"stdout:\nready {i}\nagent {i} done" in message.content
         assert messages[-1].content == f"answer {i}"
-    assert peak == AGENTS  # every run was in progress at the same time
-    assert max(seen_by_loop) == AGENTS  # and the event loop kept running while all ten were
 
 
-async def test_cancelling_an_agent_kills_its_run_and_keeps_its_sandbox(manager: SessionManager) -> None:
+LIST_PROCESSES = """\
+import glob
+for path in glob.glob('/proc/[0-9]*/cmdline'):
+    try:
+        print(open(path, 'rb').read().replace(b'\\0', b' ').decode())
+    except OSError:
+        pass
+"""
+
+
+async def next_event(events: EventStream, wanted: Callable[[SandboxEvent], bool]) -> SandboxEvent:
+    """The next event of the stream that ``wanted`` accepts (others are skipped)."""
+    while True:
+        event = await events.get(timeout=GENEROUS)
+        if wanted(event):
+            return event
+
+
+@pytest.mark.parametrize("round_", range(8))
+async def test_cancelling_an_agent_kills_its_run_and_keeps_its_sandbox(manager: SessionManager, round_: int) -> None:
+    """Cancel a call once its code printed that it runs, then call again at once: the next call is never hit.
+
+    Each round reuses the sandbox of the one before (the module's manager), so the rounds also
+    check that every cancelled run was finished before the next.
+    """
     tool = SandboxTool(manager=manager)
-    config = {"configurable": {"thread_id": "cancelled"}}
-    await tool.ainvoke({"code": "open('kept.txt', 'w').write('still here')"}, config)
-    finished: asyncio.Queue[RunFinished] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    started = asyncio.Event()
-
-    def on_event(event: SandboxEvent) -> None:
-        if event.session_key != "cancelled":
-            return
-        if isinstance(event, RunStarted):
-            loop.call_soon_threadsafe(started.set)
-        elif isinstance(event, RunFinished):
-            loop.call_soon_threadsafe(finished.put_nowait, event)
-
-    with manager.subscribe(on_event):
-        task = asyncio.create_task(
-            tool.ainvoke({"code": "import time\nprint('working', flush=True)\ntime.sleep(120)"}, config)
-        )
-        await asyncio.wait_for(started.wait(), 30)
-        await asyncio.sleep(0.5)
+    key = "cancelled"
+    config = {"configurable": {"thread_id": key}}
+    if round_ == 0:
+        await tool.ainvoke({"code": "open('kept.txt', 'w').write('still here')"}, config)
+    code = f"import subprocess, time\nsubprocess.Popen(['sleep', '900'])\nprint('working {round_}', flush=True)\n"
+    code += "time.sleep(600)"
+    async with manager.events(kinds={"run_started", "output", "run_finished"}) as events:
+        task = asyncio.create_task(tool.ainvoke({"code": code}, config))
+        started = await next_event(events, lambda e: isinstance(e, RunStarted) and e.session_key == key)
+        await next_event(events, lambda e: isinstance(e, OutputChunk) and f"working {round_}" in e.text)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        event = await asyncio.wait_for(finished.get(), 30)  # far sooner than the 120 s the code wanted
-    assert event.cancelled
-    after = await tool.ainvoke({"code": "print(open('kept.txt').read())"}, config)
-    assert "stdout:\nstill here" in after
+        after = await tool.ainvoke({"code": "import os\nprint(open('kept.txt').read())"}, config)  # at once
+        assert after.startswith("exit code: 0") and "stdout:\nstill here" in after, after
+        finished = await next_event(events, lambda e: isinstance(e, RunFinished) and e.run_id == started.run_id)
+    assert finished.cancelled
+    processes = await manager.arun(key, LIST_PROCESSES)
+    assert processes.exit_code == 0 and "time.sleep" not in processes.stdout, processes.stderr
+    assert "sleep 900" not in processes.stdout, "a process of a cancelled run survived"
 
 
 async def test_events_stream_output_live(manager: SessionManager) -> None:
+    """The code waits until the test has received its first chunk as an event: it ends only if output streamed."""
     tool = SandboxTool(manager=manager)
-    config = {"configurable": {"thread_id": "live"}}
-    code = "import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second', flush=True)"
+    key = "live"
+    config = {"configurable": {"thread_id": key}}
+    code = f"print('first', flush=True)\n{wait_for_release()}print('second', flush=True)"
     async with manager.events(kinds={"run_started", "output", "run_finished"}) as events:
         task = asyncio.create_task(tool.ainvoke({"code": code}, config))
-        started = await events.get(timeout=30)
-        assert isinstance(started, RunStarted) and started.session_key == "live" and started.code == code
-        chunk = await events.get(timeout=30)
+        started = await events.get(timeout=GENEROUS)
+        assert isinstance(started, RunStarted) and started.session_key == key and started.code == code
+        chunk = await events.get(timeout=GENEROUS)
         assert isinstance(chunk, OutputChunk) and chunk.stream == "stdout" and chunk.text.startswith("first")
-        assert chunk.run_id == started.run_id and chunk.session_key == "live"
-        assert not task.done()  # the chunk arrived while the code was still running
+        assert chunk.run_id == started.run_id and chunk.session_key == key
+        assert not task.done()  # the code is waiting for the release below: it cannot have finished
+        with manager.session(key) as sandbox:  # copies work while the run goes on
+            await asyncio.to_thread(sandbox.write_file, RELEASE, "")
         rest = []
         while not rest or not isinstance(rest[-1], RunFinished):
-            rest.append(await events.get(timeout=30))
+            rest.append(await events.get(timeout=GENEROUS))
     assert "second" in "".join(e.text for e in rest if isinstance(e, OutputChunk))
     assert rest[-1].exit_code == 0 and rest[-1].run_id == started.run_id
     assert "stdout:\nfirst\nsecond" in await task
