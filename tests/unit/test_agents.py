@@ -12,7 +12,6 @@ import base64
 import gc
 import shlex
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from llm_sandbox.exceptions import (
 )
 from llm_sandbox.tools.descriptions import describe_run_tool
 from llm_sandbox.tools.text import clip, format_error, format_result
+from tests.waits import GENEROUS, eventually
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -49,7 +49,7 @@ class FakeSession:
     """Behaves like ArtifactSandboxSession for the manager: code prefixes choose what a run does."""
 
     def __init__(
-        self, key: str, lang: str, *, open_delay: float = 0.0, fail_open: BaseException | None = None
+        self, key: str, lang: str, *, gate: threading.Event | None = None, fail_open: BaseException | None = None
     ):
         self.key = key
         self.lang = lang
@@ -57,13 +57,18 @@ class FakeSession:
         self.container_id: str | None = None
         self.workdir = "/sandbox"
         self.outputs_dir = "/sandbox/outputs"
-        self.open_delay = open_delay
+        self.gate = gate
+        """When given, ``open()`` waits for the test to set it (a slow open, as long as the test needs)."""
         self.fail_open = fail_open
         self.closed = False
         self.open_calls = 0
         self.files: dict[str, bytes] = {}
         self.installed: list[str] = []
         self.interrupted = threading.Event()
+        self.running = threading.Event()
+        """Set when a ``block:`` run has started."""
+        self.unblocked = threading.Event()
+        """Ends a ``block:`` run: set by ``interrupt()`` (exit 137) or by the test (exit 0)."""
 
     @property
     def is_open(self) -> bool:
@@ -71,7 +76,8 @@ class FakeSession:
 
     def open(self) -> FakeSession:
         self.open_calls += 1
-        time.sleep(self.open_delay)
+        if self.gate is not None:
+            assert self.gate.wait(GENEROUS), "the test never let the open finish"
         if self.fail_open is not None:
             raise self.fail_open
         self.container_id = "c" + self.session_id
@@ -82,6 +88,7 @@ class FakeSession:
 
     def interrupt(self) -> bool:
         self.interrupted.set()
+        self.unblocked.set()
         return True
 
     def run(
@@ -107,11 +114,10 @@ class FakeSession:
             raise ContainerError("the engine went away")
         if code.startswith("image:"):
             raise ImageNotFoundError("llm-sandbox/python:latest", "build it")
-        if code.startswith("block:"):
-            self.interrupted.wait(float(code.split(":", 1)[1]))
+        if code == "block:":
+            self.running.set()
+            assert self.unblocked.wait(GENEROUS), "the test never ended the blocked run"
             return ExecutionResult(exit_code=137 if self.interrupted.is_set() else 0)
-        if code.startswith("sleep:"):
-            time.sleep(float(code.split(":", 1)[1]))
         if code.startswith("write:"):
             path, _, content = code[6:].partition("=")
             self.files[path] = content.encode()
@@ -188,15 +194,6 @@ def manager(factory: FakeFactory):
         yield manager
 
 
-def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
 # ---------------------------------------------------------------------------- lifecycle
 def test_sessions_open_lazily_one_per_key(manager: SessionManager, factory: FakeFactory) -> None:
     assert factory.sessions == [] and manager.sessions() == []
@@ -242,11 +239,11 @@ def test_the_bound_can_wait_for_a_free_slot(factory: FakeFactory) -> None:
         got: list[str] = []
         waiter = threading.Thread(target=lambda: got.append(manager.run("b", "hello").stdout))
         waiter.start()
-        time.sleep(0.1)
-        assert got == []  # still waiting: "a" is held
+        waiter.join(0.1)
+        assert waiter.is_alive() and got == []  # still waiting: "a" is held (a slow thread only passes this)
         lease.release()
         manager.close_session("a")
-        waiter.join(5)
+        waiter.join(GENEROUS)
         assert got == ["hello"]
 
 
@@ -296,11 +293,11 @@ def test_idle_sandboxes_are_reaped_but_held_ones_are_not(factory: FakeFactory) -
         manager.subscribe(lambda e: closed.append(e) if isinstance(e, SessionClosed) else None)
         manager.run("idle", "x")
         with manager.session("held") as held:
-            assert wait_until(lambda: factory.sessions[0].closed, 5)
-            time.sleep(0.4)
+            eventually(lambda: factory.sessions[0].closed, "the reaper closing the idle sandbox")
+            assert manager.reap_idle(idle_timeout=0) == 0  # every idle sandbox, now: the held one is not idle
             assert not held.session.closed
             assert [info.key for info in manager.sessions()] == ["held"]
-        assert wait_until(lambda: factory.sessions[1].closed, 5)
+        eventually(lambda: factory.sessions[1].closed, "the reaper closing the released sandbox")
         assert [(e.session_key, e.reason, e.run_count) for e in closed] == [
             ("idle", "idle", 1),
             ("held", "idle", 0),
@@ -331,13 +328,14 @@ def test_a_garbage_collected_manager_closes_its_sandboxes(factory: FakeFactory) 
     manager = SessionManager(session_factory=factory, idle_timeout=60)
     manager.run("a", "x")
     del manager
-    # Collect until it is closed: the reaper thread may hold the manager for a moment, and the manager is
-    # in reference cycles, so one collection that runs meanwhile is not enough.
-    assert wait_until(lambda: gc.collect() >= 0 and factory.sessions[0].closed, 2)
+    gc.collect()
+    eventually(lambda: factory.sessions[0].closed, "closing the garbage collected manager's sandbox")
 
 
 def test_concurrent_first_use_opens_one_sandbox_per_key() -> None:
-    factory = FakeFactory(open_delay=0.1)
+    """24 threads on 4 keys; the opens wait until all four are in progress at once: still one open per key."""
+    gate = threading.Event()
+    factory = FakeFactory(gate=gate)
     with SessionManager(session_factory=factory, max_sessions=8) as manager:
         results: list[str] = []
         threads = [
@@ -346,6 +344,8 @@ def test_concurrent_first_use_opens_one_sandbox_per_key() -> None:
         ]
         for thread in threads:
             thread.start()
+        eventually(lambda: sum(s.open_calls for s in factory.sessions) == 4, "four opens in progress at once")
+        gate.set()
         for thread in threads:
             thread.join()
         assert len(results) == 24
@@ -355,7 +355,8 @@ def test_concurrent_first_use_opens_one_sandbox_per_key() -> None:
 
 
 def test_open_failures_raise_to_every_waiter_and_free_the_slot() -> None:
-    factory = FakeFactory(open_delay=0.1, fail_open=ContainerError("docker is not running"))
+    gate = threading.Event()
+    factory = FakeFactory(gate=gate, fail_open=ContainerError("docker is not running"))
     with SessionManager(session_factory=factory, max_sessions=1) as manager:
         errors: list[BaseException] = []
 
@@ -368,6 +369,8 @@ def test_open_failures_raise_to_every_waiter_and_free_the_slot() -> None:
         threads = [threading.Thread(target=use) for _ in range(3)]
         for thread in threads:
             thread.start()
+        eventually(lambda: factory.sessions and factory.sessions[0].open_calls, "the first open starting")
+        gate.set()
         for thread in threads:
             thread.join()
         assert len(errors) == 3 and manager.sessions() == []
@@ -396,12 +399,11 @@ def test_interrupt_kills_the_current_run(manager: SessionManager, factory: FakeF
     finished: list[RunFinished] = []
     manager.subscribe(finished.append, kinds={"run_finished"})
     assert manager.interrupt("a") is False  # nothing running
-    runner = threading.Thread(target=manager.run, args=("a", "block:10"))
+    runner = threading.Thread(target=manager.run, args=("a", "block:"))
     runner.start()
-    assert wait_until(lambda: manager.sessions() and manager.sessions()[0].in_use, 2)
-    time.sleep(0.05)
+    eventually(lambda: factory.sessions and factory.sessions[0].running.is_set(), "the run starting")
     assert manager.interrupt("a") is True
-    runner.join(5)
+    runner.join(GENEROUS)
     assert not runner.is_alive()
     assert finished[0].cancelled and finished[0].exit_code == 137
 
@@ -456,7 +458,7 @@ def test_subscriber_errors_never_break_a_run_and_unsubscribe_works(manager: Sess
 async def test_event_stream_delivers_events_to_asyncio(manager: SessionManager) -> None:
     async with manager.events(kinds={"output", "run_finished"}) as events:
         result = await manager.arun("a", "streamed")
-        received = [await events.get(timeout=5) for _ in range(3)]
+        received = [await events.get(timeout=GENEROUS) for _ in range(3)]
     assert result.stdout == "streamed"
     assert [e.kind for e in received] == ["output", "output", "run_finished"]
     assert "".join(e.text for e in received if isinstance(e, OutputChunk)) == "streamed"
@@ -465,18 +467,13 @@ async def test_event_stream_delivers_events_to_asyncio(manager: SessionManager) 
 async def test_cancelling_an_async_run_interrupts_it(manager: SessionManager, factory: FakeFactory) -> None:
     finished: list[RunFinished] = []
     manager.subscribe(finished.append, kinds={"run_finished"})
-    task = asyncio.create_task(manager.arun("a", "block:10"))
-    while not manager.sessions() or not manager.sessions()[0].in_use:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    task = asyncio.create_task(manager.arun("a", "block:"))
+    await asyncio.to_thread(eventually, lambda: factory.sessions and factory.sessions[0].running.is_set(), "the run")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(500):
-        if finished:
-            break
-        await asyncio.sleep(0.01)
-    assert finished and finished[0].cancelled
+    await asyncio.to_thread(eventually, lambda: finished, "the cancelled run finishing")
+    assert finished[0].cancelled and factory.sessions[0].interrupted.is_set()
 
 
 # ---------------------------------------------------------------------------- tool text
@@ -733,23 +730,17 @@ def test_langchain_upload_from_host_dir_stays_inside_it(manager: SessionManager,
     assert "no user file named" in escape.content and "report.csv" in escape.content
 
 
-async def test_langchain_ainvoke_runs_off_the_event_loop(manager: SessionManager) -> None:
+async def test_langchain_ainvoke_runs_off_the_event_loop(manager: SessionManager, factory: FakeFactory) -> None:
+    """The run blocks until this coroutine, on the same loop, ends it: it finishes only if the loop kept running."""
     from llm_sandbox.langchain import SandboxTool
 
     tool = SandboxTool(manager=manager)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticking = asyncio.create_task(ticker())
-    message = await tool.ainvoke(tool_call("run_code", {"code": "sleep:0.5"}), config=thread("t"))
-    ticking.cancel()
+    call = asyncio.create_task(tool.ainvoke(tool_call("run_code", {"code": "block:"}), config=thread("t")))
+    await asyncio.to_thread(eventually, lambda: factory.sessions and factory.sessions[0].running.is_set(), "the run")
+    assert not call.done()
+    factory.sessions[0].unblocked.set()
+    message = await call
     assert message.content.startswith("exit code: 0")
-    assert ticks >= 5  # the loop kept running while the (blocking) run took 0.5 s
 
 
 # ---------------------------------------------------------------------------- LlamaIndex
