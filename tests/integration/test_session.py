@@ -158,6 +158,22 @@ def test_output_is_capped_with_a_notice(make_session: Any) -> None:
     assert "100006 bytes" in result.stdout
 
 
+def test_output_is_capped_at_one_mib_per_stream_by_default(make_session: Any) -> None:
+    session = make_session()
+    exact = session.run("import sys\nsys.stdout.write('x' * 1048576)\nsys.stderr.write('e' * 1048576)")
+    assert (exact.stdout, exact.stderr) == ("x" * 1048576, "e" * 1048576)
+    assert not exact.stdout_truncated and not exact.stderr_truncated
+    over = session.run("import sys\nsys.stdout.write('x' * 1048577)\nsys.stderr.write('e' * 1048586)")
+    assert over.stdout_truncated and over.stderr_truncated
+    assert over.stdout.startswith("x" * 1048576 + "\n[llm-sandbox: output truncated; kept the first 1048576 of 1048577")
+    assert over.stderr.startswith("e" * 1048576 + "\n[llm-sandbox: output truncated; kept the first 1048576 of 1048586")
+
+
+def test_invalid_utf8_is_replaced_by_default(make_session: Any) -> None:
+    result = make_session().run("import sys\nsys.stdout.buffer.write(b'a\\xffb\\n')")
+    assert result.stdout == "a\ufffdb\n"
+
+
 @pytest.mark.slow
 def test_huge_output_does_not_exhaust_host_memory(make_session: Any) -> None:
     import resource
@@ -313,6 +329,23 @@ def test_copy_errors(make_session: Any, tmp_path: Path) -> None:
         session.copy_from_runtime("../../etc/passwd", str(tmp_path / "x"))
     with pytest.raises(ValidationError):
         session.copy_to_runtime(str(tmp_path), "/")
+
+
+def test_copies_refuse_device_files(make_session: Any, tmp_path: Path) -> None:
+    session = make_session()
+    with pytest.raises(ValidationError, match="device"):
+        session.copy_to_runtime("/dev/null", "null")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "data.txt").write_text("kept")
+    os.mkfifo(tree / "pipe")  # a special file, as tar sees devices: left out of the copy
+    session.copy_to_runtime(str(tree), "tree")
+    assert session.execute_command("ls -A tree").stdout == "data.txt\n"
+
+    assert session.execute_command("mkfifo out-pipe").exit_code == 0
+    with pytest.raises(ValidationError, match="unsafe"):
+        session.copy_from_runtime("out-pipe", str(tmp_path / "out-pipe"))
+    assert not (tmp_path / "out-pipe").exists()
 
 
 def test_unsafe_archive_members_are_refused(make_session: Any, tmp_path: Path) -> None:
