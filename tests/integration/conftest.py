@@ -71,15 +71,16 @@ def engine_client(backend_name: str, request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue(f"{backend_name}_client")
 
 
-def owned(client: Any) -> set[str]:
-    """The sandbox containers and volumes this test process created on an engine.
+def owned(client: Any, owner: str | None = None) -> set[str]:
+    """The sandbox containers and volumes on an engine created by this test process (or by ``owner``).
 
     Other processes' sandboxes (other engineers' test runs on a shared machine) are not ours to judge.
+    One label per query: Podman 4.3 matches volumes having *any* of several labels asked for.
     """
-    mine = [SESSION_LABEL, f"{OWNER_LABEL}={owner_label()}"]
-    containers = {f"container {c['Id'][:12]}" for c in client.api.containers(all=True, filters={"label": mine})}
-    volumes = client.api.volumes(filters={"label": mine}).get("Volumes") or []
-    return containers | {f"volume {v['Name']}" for v in volumes}
+    mine = {"label": f"{OWNER_LABEL}={owner or owner_label()}"}
+    containers = [c["Id"] for c in client.api.containers(all=True, filters=mine) if SESSION_LABEL in c["Labels"]]
+    volumes = [v["Name"] for v in client.api.volumes(filters=mine).get("Volumes") or [] if SESSION_LABEL in v["Labels"]]
+    return {f"container {c[:12]}" for c in containers} | {f"volume {v}" for v in volumes}
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from llm_sandbox.contract import (
     PACKAGES_DIR,
     SANDBOX_USER,
     SECURE_DEFAULTS,
+    SESSION_LABEL,
     TMP_TMPFS,
     WORKDIR_TMPFS,
     nano_cpus,
@@ -383,6 +384,9 @@ class Session:
             engine.create_volume(self.packages_volume, ownership_labels(self.session_id))
             container_id = engine.create(spec)
         except BaseException:
+            # A Ctrl-C can arrive after the engine created the container but before its id reached us:
+            # find it by its label, or it would keep the volume and itself alive.
+            self._remove_labelled_containers_quietly()
             self._remove_volume_quietly()
             self._remove_template_quietly()
             raise
@@ -424,6 +428,12 @@ class Session:
         tied = self._finalizer.detach() if self._finalizer is not None else None
         if tied is not None:
             _remove_sandbox(*tied[2])
+
+    def _remove_labelled_containers_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            for item in self.engine.list_labelled(f"{SESSION_LABEL}={self.session_id}"):
+                if item["kind"] == "container":
+                    self.engine.remove(item["id"])
 
     def _remove_volume_quietly(self) -> None:
         with contextlib.suppress(Exception):
