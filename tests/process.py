@@ -63,9 +63,10 @@ class Program:
             if text in line:
                 return line
 
-    def answer(self) -> None:
-        """End the program's ``input()``: its standard input closes."""
+    def answer(self, text: str = "") -> None:
+        """Write ``text`` to the program's standard input, then close it."""
         assert self.process.stdin is not None
+        self.process.stdin.write(text)
         self.process.stdin.close()
 
     def send(self, sig: signal.Signals) -> None:

@@ -19,6 +19,7 @@ os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
 from llm_sandbox import create_session
 from llm_sandbox.contract import OWNER_LABEL, SESSION_LABEL, owner_label
 from llm_sandbox.sessions import Session
+from tests.process import Program
 from tests.waits import eventually
 
 BACKENDS = [name for name in os.environ.get("LLM_SANDBOX_TEST_BACKENDS", "docker,podman").split(",") if name]
@@ -124,7 +125,6 @@ def make_session(backend_name: str, no_leaks: None) -> Iterator[Callable[..., Se
         session.close()
 
 
-
 @pytest.fixture(scope="session")
 def language_image(docker_client: Any, backend_name: str) -> Callable[[str], str]:
     """Makes the library's image of a language current on the backend under test; returns its name."""
@@ -143,3 +143,17 @@ def language_image(docker_client: Any, backend_name: str) -> Callable[[str], str
         return ready[lang]
 
     return ensure
+
+
+@pytest.fixture
+def start_program() -> Iterator[Callable[..., Program]]:
+    """Starts real Python programs (``tests/process.py``); kills any that a failed test left running."""
+    started: list[Program] = []
+
+    def start(*args: Any, **kwargs: Any) -> Program:
+        started.append(Program(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for program in started:
+        program.stop()

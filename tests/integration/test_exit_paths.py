@@ -8,7 +8,7 @@ handshake, not a sleep. Then nothing labelled with that process as its owner may
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,15 +17,6 @@ from tests.integration.conftest import owned
 from tests.process import Program
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def program() -> Iterator[list[Program]]:
-    """The programs a test starts; killed if the test failed before they ended."""
-    started: list[Program] = []
-    yield started
-    for each in started:
-        each.stop()
 
 
 # docker-py calls during open(); the program pauses right after one returns. Podman is driven
@@ -55,11 +46,10 @@ with create_session({backend!r}, lang="python") as session:
 
 @pytest.mark.parametrize("point", sorted(PAUSE_POINTS))
 def test_ctrl_c_during_open_leaves_nothing(
-    backend_name: str, engine_client: Any, program: list[Program], point: str
+    backend_name: str, engine_client: Any, start_program: Callable[..., Program], point: str
 ) -> None:
     module, cls, method = PAUSE_POINTS[point]
-    program.append(Program(PAUSE.format(module=module, cls=cls, method=method) + OPEN.format(backend=backend_name)))
-    opening = program[-1]
+    opening = start_program(PAUSE.format(module=module, cls=cls, method=method) + OPEN.format(backend=backend_name))
     opening.wait_for("inside open()")
     assert owned(engine_client, opening.owner), "the program had created nothing yet: the test proves nothing"
     opening.send(signal.SIGINT)
@@ -79,9 +69,10 @@ with create_session({backend!r}, lang="python") as session:
 """
 
 
-def test_ctrl_c_during_a_run_leaves_nothing(backend_name: str, engine_client: Any, program: list[Program]) -> None:
-    program.append(Program(RUN.format(backend=backend_name)))
-    running = program[-1]
+def test_ctrl_c_during_a_run_leaves_nothing(
+    backend_name: str, engine_client: Any, start_program: Callable[..., Program]
+) -> None:
+    running = start_program(RUN.format(backend=backend_name))
     running.wait_for("inside the run")
     assert owned(engine_client, running.owner)
     running.send(signal.SIGINT)
@@ -101,10 +92,9 @@ print("exiting without close()", flush=True)
 
 
 def test_a_session_left_open_is_closed_at_interpreter_exit(
-    backend_name: str, engine_client: Any, program: list[Program]
+    backend_name: str, engine_client: Any, start_program: Callable[..., Program]
 ) -> None:
-    program.append(Program(LEFT_OPEN.format(backend=backend_name)))
-    exiting = program[-1]
+    exiting = start_program(LEFT_OPEN.format(backend=backend_name))
     exiting.wait_for("42")
     assert owned(engine_client, exiting.owner)
     exiting.answer()
