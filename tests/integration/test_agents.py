@@ -226,6 +226,20 @@ def test_closing_the_manager_removes_every_container(python_image: str, docker_c
     assert all(containers(docker_client, session_id) == [] for session_id in ids)
 
 
+def test_a_finished_conversations_container_is_removed_never_handed_on(
+    python_image: str, docker_client: Any
+) -> None:
+    """No pool: the next conversation gets a fresh container, never one another conversation used."""
+    with SessionManager(lang="python", max_sessions=1) as manager:
+        manager.run("first", "open('secret.txt', 'w').write('first conversation')")
+        [first] = manager.sessions()
+        assert manager.close_session("first")
+        assert first.session_id and containers(docker_client, first.session_id) == []
+        result = manager.run("second", "import os\nprint(os.path.exists('secret.txt'))")
+        [second] = manager.sessions()
+        assert result.stdout == "False\n" and second.container_id != first.container_id
+
+
 def test_sandboxes_are_closed_at_interpreter_exit(python_image: str, docker_client: Any) -> None:
     program = (
         "import json\n"

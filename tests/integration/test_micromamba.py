@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import io
 import tarfile
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,10 +168,10 @@ def test_invalid_environment_is_refused_before_anything_is_created() -> None:
         MicromambaSession(environment="base; rm -rf /")
 
 
-def test_missing_image_names_the_image_and_the_fix(docker_client: Any) -> None:
-    if any(DEFAULT_IMAGE in (image.tags or []) for image in docker_client.images.list(name="mambaorg/micromamba")):
-        pytest.skip(f"{DEFAULT_IMAGE} is present here")
+def test_missing_image_names_the_image_and_the_fix() -> None:
+    assert MicromambaSession(lang="python").image == DEFAULT_IMAGE
+    missing = f"{DEFAULT_IMAGE.split(':')[0]}:llm-sandbox-test-{uuid.uuid4().hex[:8]}"  # never present
     with pytest.raises(ImageNotFoundError) as caught:
-        MicromambaSession(lang="python").open()
-    assert DEFAULT_IMAGE in str(caught.value)
-    assert f"docker pull {DEFAULT_IMAGE}" in str(caught.value)
+        MicromambaSession(lang="python", image=missing).open()
+    assert missing in str(caught.value)
+    assert f"docker pull {missing}" in str(caught.value) and "micromamba" in str(caught.value)

@@ -111,8 +111,7 @@ def test_secure_defaults_as_created(podman_image: str, podman_client: Any, no_le
         assert info["Config"]["Labels"][SESSION_LABEL] == session.session_id
 
         probe = session.execute_command(
-            "grep CapEff /proc/self/status; stat -c '%u %a' /sandbox /tmp; "
-            "touch /var/tmp/x 2>&1; touch /run/x 2>&1; df -k /sandbox /tmp | tail -2"
+            "grep CapEff /proc/self/status; stat -c '%u %a' /sandbox /tmp; touch /var/tmp/x 2>&1; touch /run/x 2>&1"
         )
         lines = probe.stdout.splitlines()
         assert lines[0].split()[1] == "0000000000000000"
@@ -121,8 +120,6 @@ def test_secure_defaults_as_created(podman_image: str, podman_client: Any, no_le
         assert lines[1:3] == ["0 1777", "0 1777"]  # Podman cannot chown a tmpfs to uid 1000: sticky, world-writable
         assert "Read-only file system" in lines[3]  # Podman's --read-only-tmpfs /var/tmp is not there
         assert "Permission denied" in lines[4] or "Read-only" in lines[4]
-        sizes = [int(line.split()[1]) for line in lines[5:7]]
-        assert sizes == [512 * 1024, 256 * 1024]
 
 
 def test_attach_to_a_container_made_with_podman_client(podman_image: str, podman_url: str, no_leaks: None) -> None:

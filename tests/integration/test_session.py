@@ -224,6 +224,14 @@ def test_secure_defaults(make_session: Any) -> None:
     assert packages == expected
 
 
+def test_workdir_and_tmp_are_size_limited_tmpfs(make_session: Any) -> None:
+    session = make_session()
+    mounts = session.execute_command("grep -E ' (/sandbox|/tmp) ' /proc/mounts").stdout
+    sizes = session.execute_command("df -k /sandbox /tmp | tail -2").stdout.split("\n")[:2]
+    assert [line.split()[2] for line in mounts.splitlines()] == ["tmpfs", "tmpfs"], mounts
+    assert [int(line.split()[1]) for line in sizes] == [512 * 1024, 256 * 1024]
+
+
 def test_network_is_unreachable_even_for_host_loopback(make_session: Any) -> None:
     # A listener on the host's loopback: reachable from the host, not from the sandbox.
     server = socket.socket()
@@ -275,8 +283,8 @@ def test_runtime_configs_override_defaults(make_session: Any, engine_client: Any
 # commands ------------------------------------------------------------------
 def test_execute_command_has_shell_semantics(make_session: Any) -> None:
     session = make_session()
-    result = session.execute_command("echo one | tr o O && X=2; echo $X; cd /tmp && pwd")
-    assert result.stdout == "One\n2\n/tmp\n"
+    result = session.execute_command("echo one | tr o O && X=2; echo $X; cd /tmp && pwd; id -u")
+    assert result.stdout == "One\n2\n/tmp\n1000\n"  # sh -c, as the sandbox user
     assert session.execute_command("pwd", workdir="/tmp").stdout == "/tmp\n"
     assert session.execute_command("exit 7").exit_code == 7
 
@@ -440,7 +448,7 @@ def test_commit_container_saves_workdir_and_packages(
     with create_session("docker", lang="python", commit_container=True) as session:
         session.run("open('state.txt', 'w').write('kept')")
     image = session.committed_image
-    assert image
+    assert image == f"llm-sandbox-commit/python:{session.session_id}"
     try:
         with create_session("docker", lang="python", image=image) as restored:
             assert restored.run("print(open('state.txt').read())").stdout == "kept\n"
