@@ -58,21 +58,25 @@ def _fail_the_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
 
 @pytest.fixture
 def language_registry() -> Iterator[None]:
-    """For tests that register plugin languages: whatever they add is unregistered after them."""
+    """For tests that register plugin languages or analyzers: whatever they add is removed after them."""
     from llm_sandbox.languages import supported_languages, unregister_language
+    from llm_sandbox.security import registered_languages, unregister_analyzer
 
-    before = set(supported_languages())
+    languages, analyzers = set(supported_languages()), set(registered_languages())
     yield
-    for name in set(supported_languages()) - before:
+    for name in set(supported_languages()) - languages:
         unregister_language(name)
+    for name in set(registered_languages()) - analyzers:
+        unregister_analyzer(name)
 
 
 @pytest.fixture(autouse=True)
 def _registries_are_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The language registry is global: a test that registers a language must also remove it."""
+    """The language and analyzer registries are global: a test that adds to them must also remove it."""
     from llm_sandbox.languages import supported_languages
+    from llm_sandbox.security import registered_languages
 
-    before = supported_languages()
+    languages, analyzers = set(supported_languages()), set(registered_languages())
     yield
-    added = sorted(set(supported_languages()) - set(before))
-    assert not added, f"{request.node.name} left languages registered: {added} (use the language_registry fixture)"
+    added = sorted(set(supported_languages()) - languages) + sorted(set(registered_languages()) - analyzers)
+    assert not added, f"{request.node.name} left {added} registered (use the language_registry fixture)"
