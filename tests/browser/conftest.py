@@ -135,8 +135,9 @@ def served(serve_playground: Callable[..., Served], tmp_path_factory: pytest.Tem
 
 @pytest.fixture(scope="session")
 def browser(browser_requirements: None) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=GENEROUS * 1000)  # expectations wait this long only to fail instead of hanging
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
