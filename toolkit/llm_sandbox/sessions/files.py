@@ -15,7 +15,15 @@ at its full length, so a few bytes of sandbox disk never become gigabytes here.
 
 Where a copy lands (as ``docker cp`` and the reference package):
 
-======================  ========================  ===================="""
+======================  ========================  ===========================
+source                  ``dest`` does not exist   ``dest`` is a directory
+======================  ========================  ===========================
+file ``f``              ``dest`` (the file)       ``dest/f``
+directory ``d``         ``dest/d/...``            ``dest/d/...``
+======================  ========================  ===========================
+
+An existing file ``dest`` is overwritten by a file and refused for a directory.
+"""
 
 from __future__ import annotations
 
