@@ -108,7 +108,7 @@ def test_code_tab_cells_share_a_kernel_with_rich_results_and_restart(
     run_code(page, "import pandas as pd\nprint('answer is', answer + 1)\npd.DataFrame({'column': [1, 2]})")
     wait_for_stdout(page, "answer is 42")
     frame = page.locator("#rich-result iframe.rich-result")
-    expect(frame).to_have_count(1, timeout=15_000)
+    expect(frame).to_have_count(1)
     assert "<table" in str(frame.get_attribute("srcdoc"))
     assert frame.get_attribute("sandbox") == ""  # the cell's HTML runs no script in this page
 
