@@ -51,9 +51,10 @@ def one_call(code: str, answer: str = "done") -> ToolCallingFakeModel:
     )
 
 
-@pytest.fixture(scope="module")
-def manager(python_image: str) -> Iterator[SessionManager]:
-    with SessionManager(lang="python", max_sessions=AGENTS + 2, idle_timeout=300) as manager:
+@pytest.fixture(scope="module", params=[True, False], ids=["stateful", "stateless"])
+def manager(request: pytest.FixtureRequest, python_image: str) -> Iterator[SessionManager]:
+    """Both kinds of sandbox an agent gets: a kernel that keeps variables (the default), a fresh process per call."""
+    with SessionManager(lang="python", max_sessions=AGENTS + 2, idle_timeout=300, stateful=request.param) as manager:
         yield manager
 
 
@@ -129,13 +130,16 @@ async def test_cancelling_an_agent_kills_its_run_and_keeps_its_sandbox(manager: 
     """Cancel a call once its code printed that it runs, then call again at once: the next call is never hit.
 
     Each round reuses the sandbox of the one before (the module's manager), so the rounds also
-    check that every cancelled run was finished before the next.
+    check that every cancelled run was finished before the next. A kernel keeps its variables
+    through a cancel (the cell gets SIGINT, as in a notebook); a fresh process per call loses
+    every process of the cancelled run.
     """
     tool = SandboxTool(manager=manager)
     key = "cancelled"
     config = {"configurable": {"thread_id": key}}
+    stateful = manager.is_stateful("python")
     if round_ == 0:
-        await tool.ainvoke({"code": "open('kept.txt', 'w').write('still here')"}, config)
+        await tool.ainvoke({"code": "open('kept.txt', 'w').write('still here')\nkept = 'kept'"}, config)
     code = f"import subprocess, time\nsubprocess.Popen(['sleep', '900'])\nprint('working {round_}', flush=True)\n"
     code += "time.sleep(600)"
     async with manager.events(kinds={"run_started", "output", "run_finished"}) as events:
@@ -145,13 +149,16 @@ async def test_cancelling_an_agent_kills_its_run_and_keeps_its_sandbox(manager: 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        after = await tool.ainvoke({"code": "import os\nprint(open('kept.txt').read())"}, config)  # at once
+        after = await tool.ainvoke({"code": "print(open('kept.txt').read())"}, config)  # at once
         assert after.startswith("exit code: 0") and "stdout:\nstill here" in after, after
+        if stateful:
+            assert "stdout:\nkept" in await tool.ainvoke({"code": "print(kept)"}, config)
         finished = await next_event(events, lambda e: isinstance(e, RunFinished) and e.run_id == started.run_id)
     assert finished.cancelled
-    processes = await manager.arun(key, LIST_PROCESSES)
-    assert processes.exit_code == 0 and "time.sleep" not in processes.stdout, processes.stderr
-    assert "sleep 900" not in processes.stdout, "a process of a cancelled run survived"
+    if not stateful:  # a cell's child processes are its own business in a kernel, as in a notebook
+        processes = await manager.arun(key, LIST_PROCESSES)
+        assert processes.exit_code == 0 and "time.sleep" not in processes.stdout, processes.stderr
+        assert "sleep 900" not in processes.stdout, "a process of a cancelled run survived"
 
 
 async def test_events_stream_output_live(manager: SessionManager) -> None:
