@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from llm_sandbox.agents import EventStream, OutputChunk, RunFinished, RunStarted, SandboxEvent, SessionManager
+from llm_sandbox.agents.managed import Cancellation, current_cancellation
 from tests.handshake import RELEASE, wait_for_release
-from tests.waits import GENEROUS
+from tests.waits import GENEROUS, eventually
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("langchain_core")
@@ -159,6 +163,52 @@ async def test_cancelling_an_agent_kills_its_run_and_keeps_its_sandbox(manager: 
         processes = await manager.arun(key, LIST_PROCESSES)
         assert processes.exit_code == 0 and "time.sleep" not in processes.stdout, processes.stderr
         assert "sleep 900" not in processes.stdout, "a process of a cancelled run survived"
+
+
+async def test_a_cancel_never_reaches_another_callers_run(manager: SessionManager) -> None:
+    """Two callers share a sandbox. A cancel that comes after its own run ended must not kill the run
+    that began next, and a call cancelled while it waits for its turn must never run at all."""
+    key = "shared"
+    late = Cancellation()  # what run_in_thread(..., cancellable=True) puts in a call's context
+    context = contextvars.copy_context()
+    context.run(current_cancellation.set, late)
+    first = await asyncio.to_thread(context.run, manager.run, key, "print('first')")
+    assert first.exit_code == 0
+
+    waiting_started = threading.Event()
+    refused: list[BaseException] = []
+
+    def waiting_call() -> None:
+        waiting_started.set()
+        try:
+            manager.run(key, "open('waiting-call-ran', 'w').close()")
+        except BaseException as exc:
+            refused.append(exc)
+            raise
+
+    code = f"print('second waiting', flush=True)\n{wait_for_release()}print('second done')"
+    async with manager.events(kinds={"run_started", "output", "run_finished"}) as events:
+        second = asyncio.create_task(manager.arun(key, code))
+        started = await next_event(events, lambda e: isinstance(e, RunStarted) and e.session_key == key)
+        await printed(events, started.run_id, "second waiting")
+        assert not await asyncio.to_thread(late.cancel), "the late cancel found a run of its own"
+
+        third = asyncio.create_task(manager.run_in_thread(waiting_call, cancellable=True))
+        await asyncio.to_thread(waiting_started.wait, GENEROUS)  # it now waits for the sandbox's turn
+        third.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await third
+
+        with manager.session(key) as sandbox:
+            await asyncio.to_thread(sandbox.write_file, RELEASE, "")
+        result = await second
+        finished = await next_event(events, lambda e: isinstance(e, RunFinished) and e.run_id == started.run_id)
+    assert result.exit_code == 0 and "second done" in result.stdout, result
+    assert not finished.cancelled
+    await asyncio.to_thread(eventually, lambda: refused, "the cancelled call giving up")
+    assert isinstance(refused[0], concurrent.futures.CancelledError), refused
+    check = await manager.arun(key, "import os\nprint(os.path.exists('waiting-call-ran'))")
+    assert check.stdout.strip() == "False", "a call cancelled before its turn ran anyway"
 
 
 async def test_events_stream_output_live(manager: SessionManager) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
+import contextvars
+import logging
 import shlex
 import tempfile
 import threading
@@ -17,11 +20,12 @@ from typing import Any, TypeVar
 from llm_sandbox.agents.events import OutputChunk, RunFinished, RunStarted, SandboxEvent
 from llm_sandbox.agents.records import FileContent, FileEntry, session_id_of
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
-from llm_sandbox.exceptions import ContainerError, ResourceError, ValidationError
+from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxError, ValidationError
 from llm_sandbox.sessions.files import sandbox_path
 from llm_sandbox.sessions.interactive import InteractiveSandboxSession
 
 T = TypeVar("T")
+logger = logging.getLogger("llm_sandbox")
 _WRITABLE_ROOTS = ("/tmp",)
 DEFAULT_READ_BYTES = 256 * 1024
 """What :meth:`ManagedSession.read_file` reads of a file unless told otherwise."""
@@ -57,6 +61,61 @@ class Slot:
         self.broken = False
         self.abandoned = False
         self.interrupts = 0
+        self.turn = threading.Condition()
+        self.operation: object | None = None
+        """The run, install, command or reset in progress: one at a time (the session runs them in turn anyway)."""
+
+
+class Cancellation:
+    """The operations of one awaited call: cancelling the call stops them, and only them.
+
+    ``SessionManager.run_in_thread(..., cancellable=True)`` makes one and puts it in the
+    worker's context (:data:`current_cancellation`). An operation started under it records
+    itself; :meth:`cancel` interrupts that operation if it is still the one in progress in
+    its sandbox, and an operation that had not begun refuses to begin. A kill meant for a
+    cancelled run therefore never reaches the next caller's run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.cancelled = False
+        self._slot: Slot | None = None
+
+    def begin(self, slot: Slot) -> None:
+        """Record that an operation of this call now runs in ``slot`` (called holding ``slot.turn``)."""
+        with self._lock:
+            if self.cancelled:
+                raise concurrent.futures.CancelledError("the call was cancelled before its operation began")
+            self._slot = slot
+
+    def cancel(self) -> bool:
+        """Stop this call's operation in progress, if any; True if one was interrupted."""
+        with self._lock:
+            self.cancelled = True
+            slot = self._slot
+        if slot is None:
+            return False
+        with slot.turn:  # the operation cannot end, nor the next one begin, while this kills
+            if slot.operation is not self:
+                return False
+            return interrupt_session(slot.session)
+
+
+current_cancellation: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar(
+    "llm_sandbox_cancellation", default=None
+)
+
+
+def interrupt_session(session: Any) -> bool:
+    """Kill the session's running code, as a timeout does; its files stay."""
+    if session is None:
+        return False
+    try:
+        return bool(session.interrupt())
+    except SandboxError as exc:
+        logger.warning("interrupting sandbox %s failed: %s", getattr(session, "session_id", "?"), exc)
+        return False
+
 
 def _own_duration(result: Any, started: float) -> float:
     """The result's own duration (measured once the run had the sandbox), else the time since ``started``."""
@@ -139,9 +198,37 @@ class ManagedSession:
     ) -> T:
         if self._released:
             raise ValidationError("this sandbox was released; acquire it again from the manager")
-        hooks, entry = self._hooks, self._entry
+        entry = self._entry
         run_id = run_id or uuid.uuid4().hex[:12]
         base: dict[str, Any] = {"session_key": entry.key, "language": entry.lang}
+        cancellation = current_cancellation.get()
+        with entry.turn:
+            while entry.operation is not None and not (cancellation and cancellation.cancelled):
+                entry.turn.wait()
+            if cancellation is not None:
+                cancellation.begin(entry)
+            entry.operation = cancellation or object()
+        try:
+            return self._counted(operation, call, run_id, base, code, libraries, on_stdout, on_stderr, cancellation)
+        finally:
+            with entry.turn:
+                entry.operation = None
+                entry.turn.notify_all()
+
+    def _counted(
+        self,
+        operation: str,
+        call: Callable[[Callable[[str], None], Callable[[str], None]], T],
+        run_id: str,
+        base: dict[str, Any],
+        code: str,
+        libraries: Sequence[str],
+        on_stdout: Callable[[str], None] | None,
+        on_stderr: Callable[[str], None] | None,
+        cancellation: Cancellation | None,
+    ) -> T:
+        """The operation with its counters and events (the sandbox's turn is held)."""
+        hooks, entry = self._hooks, self._entry
         with hooks.lock:
             entry.runs += 1 if operation == "run" else 0
             entry.active_runs += 1
@@ -164,7 +251,7 @@ class ManagedSession:
         except BaseException as exc:
             with hooks.lock:
                 entry.active_runs -= 1
-                cancelled = entry.interrupts != interrupts
+                cancelled = entry.interrupts != interrupts or bool(cancellation and cancellation.cancelled)
                 if isinstance(exc, ContainerError):
                     entry.broken = True
             hooks.emit(
@@ -181,7 +268,7 @@ class ManagedSession:
             raise
         with hooks.lock:
             entry.active_runs -= 1
-            cancelled = entry.interrupts != interrupts
+            cancelled = entry.interrupts != interrupts or bool(cancellation and cancellation.cancelled)
         hooks.emit(
             RunFinished(
                 **base,

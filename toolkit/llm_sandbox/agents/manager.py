@@ -27,13 +27,19 @@ from llm_sandbox.agents.events import (
     SessionOpened,
     Subscription,
 )
-from llm_sandbox.agents.managed import ManagedSession, Slot, SlotHooks
+from llm_sandbox.agents.managed import (
+    Cancellation,
+    ManagedSession,
+    Slot,
+    SlotHooks,
+    current_cancellation,
+    interrupt_session,
+)
 from llm_sandbox.agents.records import LanguageInfo, SessionInfo, display_name, session_id_of
 from llm_sandbox.const import SandboxBackend
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
 from llm_sandbox.exceptions import (
     ManagerClosedError,
-    SandboxError,
     SessionLimitError,
     ValidationError,
 )
@@ -641,7 +647,7 @@ class SessionManager:
         """:meth:`run` in the manager's thread pool; cancelling the call interrupts the run."""
         return await self.run_in_thread(
             self.run, key, code, lang=lang, libraries=libraries, timeout=timeout,
-            on_stdout=on_stdout, on_stderr=on_stderr, run_id=run_id, interrupt=(key, lang),
+            on_stdout=on_stdout, on_stderr=on_stderr, run_id=run_id, cancellable=True,
         )  # fmt: skip
 
     def install(self, key: str | None, libraries: Sequence[str], *, lang: str | None = None) -> ConsoleOutput:
@@ -659,23 +665,27 @@ class SessionManager:
         fn: Callable[..., T],
         /,
         *args: Any,
-        interrupt: tuple[str | None, str | None] | None = None,
+        cancellable: bool = False,
         **kwargs: Any,
     ) -> T:
         """Await ``fn(*args, **kwargs)`` run in the manager's thread pool (context variables preserved).
 
-        With ``interrupt=(key, lang)``, cancelling the await kills what runs in
-        that sandbox (the worker thread then returns promptly).
+        With ``cancellable=True``, cancelling the await interrupts the run, install,
+        command or reset that ``fn`` has in progress, and no later one of it begins
+        (the worker thread then returns promptly). Another caller's run in the same
+        sandbox is never touched, even one that begins as this one ends.
         """
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
+        cancellation = Cancellation() if cancellable else None
+        context.run(current_cancellation.set, cancellation)
         future = loop.run_in_executor(self._pool(), functools.partial(context.run, fn, *args, **kwargs))
         try:
             return await future
         except asyncio.CancelledError:
-            if interrupt is not None and not self._closed:
+            if cancellation is not None and not self._closed:
                 with contextlib.suppress(RuntimeError):
-                    self._pool().submit(self.interrupt, *interrupt)
+                    self._pool().submit(cancellation.cancel)
             raise
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -702,7 +712,7 @@ class SessionManager:
                     continue
                 entry.interrupts += 1
                 session = entry.session
-            interrupted = _kill_sandbox_processes(session) or interrupted
+            interrupted = interrupt_session(session) or interrupted
         return interrupted
 
 
@@ -766,17 +776,6 @@ def _close_all(entries: list[Slot], close: Callable[[Slot], None]) -> None:
 
 def _session_is_open(session: Any) -> bool:
     return bool(getattr(session, "is_open", True))
-
-
-def _kill_sandbox_processes(session: Any) -> bool:
-    """Kill the session's running code, as a timeout does; its files stay."""
-    if session is None:
-        return False
-    try:
-        return bool(session.interrupt())
-    except SandboxError as exc:
-        logger.warning("interrupting sandbox %s failed: %s", getattr(session, "session_id", "?"), exc)
-        return False
 
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "DEFAULT_WAIT_TIMEOUT", "SessionManager"]

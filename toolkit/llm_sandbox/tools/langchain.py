@@ -251,7 +251,7 @@ class _SandboxToolBase(BaseTool):
         arguments = self._arguments(positional, arguments)
         if not self.streams_output:
             reply = await self.manager.run_in_thread(
-                self._ops.perform, self.operation, key, interrupt=(key, None), **arguments
+                self._ops.perform, self.operation, key, cancellable=True, **arguments
             )
             return self._outcome(reply)
         loop = asyncio.get_running_loop()
@@ -263,7 +263,7 @@ class _SandboxToolBase(BaseTool):
 
         try:
             reply = await self.manager.run_in_thread(
-                self._ops.perform, self.operation, key, interrupt=(key, None),
+                self._ops.perform, self.operation, key, cancellable=True,
                 on_stdout=functools.partial(queue, "stdout"), on_stderr=functools.partial(queue, "stderr"),
                 **arguments,
             )  # fmt: skip

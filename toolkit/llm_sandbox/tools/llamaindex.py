@@ -328,7 +328,7 @@ class SandboxToolSpec(BaseToolSpec):
         key = await self._akey(ctx)
         live = self._live_output(tool, key, ctx) if tool == "run_code" else {}
         reply = await self.manager.run_in_thread(
-            self._ops.perform, tool, key, *arguments, interrupt=(key, None), **live
+            self._ops.perform, tool, key, *arguments, cancellable=True, **live
         )
         return self._record(tool, key, reply)
 
