@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import concurrent.futures
+import contextlib
 import contextvars
 import logging
 import shlex
@@ -12,7 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -81,12 +82,15 @@ class Cancellation:
         self.cancelled = False
         self._slot: Slot | None = None
 
-    def begin(self, slot: Slot) -> None:
-        """Record that an operation of this call now runs in ``slot`` (called holding ``slot.turn``)."""
+    def attach(self, slot: Slot) -> None:
+        """Record that an operation of this call waits for, or holds, ``slot``."""
         with self._lock:
-            if self.cancelled:
-                raise concurrent.futures.CancelledError("the call was cancelled before its operation began")
             self._slot = slot
+
+    def check(self) -> None:
+        """Refuse to begin an operation of a cancelled call (called holding the slot's turn)."""
+        if self.cancelled:
+            raise concurrent.futures.CancelledError("the call was cancelled before its operation began")
 
     def cancel(self) -> bool:
         """Stop this call's operation in progress, if any; True if one was interrupted."""
@@ -97,6 +101,7 @@ class Cancellation:
             return False
         with slot.turn:  # the operation cannot end, nor the next one begin, while this kills
             if slot.operation is not self:
+                slot.turn.notify_all()  # a waiting operation of this call wakes and refuses to begin
                 return False
             return interrupt_session(slot.session)
 
@@ -202,40 +207,13 @@ class ManagedSession:
         run_id = run_id or uuid.uuid4().hex[:12]
         base: dict[str, Any] = {"session_key": entry.key, "language": entry.lang}
         cancellation = current_cancellation.get()
-        with entry.turn:
-            while entry.operation is not None and not (cancellation and cancellation.cancelled):
-                entry.turn.wait()
-            if cancellation is not None:
-                cancellation.begin(entry)
-            entry.operation = cancellation or object()
-        try:
-            return self._counted(operation, call, run_id, base, code, libraries, on_stdout, on_stderr, cancellation)
-        finally:
-            with entry.turn:
-                entry.operation = None
-                entry.turn.notify_all()
-
-    def _counted(
-        self,
-        operation: str,
-        call: Callable[[Callable[[str], None], Callable[[str], None]], T],
-        run_id: str,
-        base: dict[str, Any],
-        code: str,
-        libraries: Sequence[str],
-        on_stdout: Callable[[str], None] | None,
-        on_stderr: Callable[[str], None] | None,
-        cancellation: Cancellation | None,
-    ) -> T:
-        """The operation with its counters and events (the sandbox's turn is held)."""
-        hooks, entry = self._hooks, self._entry
+        hooks = self._hooks
         with hooks.lock:
             entry.runs += 1 if operation == "run" else 0
             entry.active_runs += 1
             interrupts = entry.interrupts
-        hooks.emit(
-            RunStarted(**base, run_id=run_id, operation=operation, code=code, libraries=tuple(libraries))
-        )
+        # Started when the call arrives: a queued call shows at once; its duration counts from its turn.
+        hooks.emit(RunStarted(**base, run_id=run_id, operation=operation, code=code, libraries=tuple(libraries)))
 
         def forward(stream: str, user: Callable[[str], None] | None) -> Callable[[str], None]:
             def callback(text: str) -> None:
@@ -247,7 +225,9 @@ class ManagedSession:
 
         started = time.monotonic()
         try:
-            result = call(forward("stdout", on_stdout), forward("stderr", on_stderr))
+            with self._turn(cancellation):
+                started = time.monotonic()
+                result = call(forward("stdout", on_stdout), forward("stderr", on_stderr))
         except BaseException as exc:
             with hooks.lock:
                 entry.active_runs -= 1
@@ -281,6 +261,25 @@ class ManagedSession:
             )
         )
         return result
+
+    @contextlib.contextmanager
+    def _turn(self, cancellation: Cancellation | None) -> Iterator[None]:
+        """Hold the sandbox for one operation; a call cancelled while it waits never begins."""
+        entry = self._entry
+        if cancellation is not None:
+            cancellation.attach(entry)
+        with entry.turn:
+            while entry.operation is not None and not (cancellation and cancellation.cancelled):
+                entry.turn.wait()
+            if cancellation is not None:
+                cancellation.check()
+            entry.operation = cancellation or object()
+        try:
+            yield
+        finally:
+            with entry.turn:
+                entry.operation = None
+                entry.turn.notify_all()
 
     def run(
         self,
