@@ -1,14 +1,17 @@
-"""A LangChain agent that answers by running Python in a sandbox.
+"""A LangChain agent (`langchain.agents.create_agent`, a LangGraph graph) that answers by running Python
+in a sandbox.
 
 Run it against any OpenAI-compatible chat model:
 
-    OPENAI_API_KEY=sk-...            python examples/langchain_agent.py
-    OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_MODEL=qwen2.5 python examples/langchain_agent.py
-    python examples/langchain_agent.py "How many primes are below 10000? Plot their gaps."
+    OPENAI_API_KEY=sk-... .venv/bin/python examples/langchain_agent.py
+    OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_MODEL=qwen2.5 .venv/bin/python examples/langchain_agent.py
+    .venv/bin/python examples/langchain_agent.py "How many primes are below 10000? Plot their gaps."
 
-Needs: `pip install 'llm-sandbox-toolkit[langchain]' langchain-openai` and a Docker engine.
-The model's code runs in a container with no network; plots come back as artifacts and are
-saved under ./sandbox_outputs/. Without a configured model the script explains itself and exits.
+Needs: `pip install 'llm-sandbox-toolkit[examples]'` (scripts/setup.sh installs it) and a Docker engine.
+The model's code runs in a container with no network; its output streams live, and plots come back
+as artifacts, saved under ./sandbox_outputs/ (never overwriting earlier ones). The conversation is
+checkpointed (LangGraph's InMemorySaver): one thread id, one sandbox. Without a configured model
+the script explains itself and exits.
 """
 
 from __future__ import annotations
@@ -48,16 +51,17 @@ def main() -> int:
         )
         return 0
     try:
-        from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-        from langchain_core.runnables import RunnableConfig
+        from langchain.agents import create_agent
+        from langchain_core.messages import AIMessage, ToolMessage
         from langchain_openai import ChatOpenAI
+        from langgraph.checkpoint.memory import InMemorySaver
         from pydantic import SecretStr
     except ImportError as exc:
-        explain(f"This example needs langchain-openai ({exc}); install it with: pip install langchain-openai")
+        explain(f"This example needs {exc.name}; install it with: pip install 'llm-sandbox-toolkit[examples]'")
         return 0
 
-    from llm_sandbox.agents import OutputChunk, SandboxEvent
-    from llm_sandbox.langchain import SandboxToolkit
+    from llm_sandbox.data import ExecutionResult
+    from llm_sandbox.langchain import OUTPUT_EVENT, SandboxToolkit
 
     task = " ".join(sys.argv[1:]) or DEFAULT_TASK
     model = ChatOpenAI(
@@ -66,51 +70,46 @@ def main() -> int:
         api_key=SecretStr(api_key or "not-needed"),  # local servers usually ignore the key
         temperature=0,
     )
-
-    with SandboxToolkit(lang="python", execution_timeout=60, idle_timeout=300) as toolkit:
-        tools = {tool.name: tool for tool in toolkit.get_tools()}
-
-        line_start = True
-
-        def show_live_output(event: SandboxEvent) -> None:  # the same events a UI would subscribe to
-            nonlocal line_start
-            if isinstance(event, OutputChunk):
-                for piece in event.text.splitlines(keepends=True):
-                    print(("  | " if line_start else "") + piece, end="", flush=True)
-                    line_start = piece.endswith("\n")
-
-        toolkit.manager.subscribe(show_live_output, kinds={"output"})
-        config: RunnableConfig = {"configurable": {"thread_id": "example-conversation"}}
-        agent = model.bind_tools(list(tools.values()))
-        messages: list[BaseMessage] = [SystemMessage(SYSTEM), HumanMessage(task)]
+    with SandboxToolkit(lang="python", execution_timeout=60) as toolkit:
+        agent = create_agent(model, toolkit.get_tools(), system_prompt=SYSTEM, checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "example-conversation"}, "recursion_limit": 16}
         print(f"user: {task}")
         saved: list[Path] = []
-        for _ in range(8):  # the agent loop: model → tool calls → tool results → model
-            reply = agent.invoke(messages, config)
-            assert isinstance(reply, AIMessage)
-            messages.append(reply)
-            if not reply.tool_calls:
-                print(f"\nassistant: {reply.content}")
-                break
-            for call in reply.tool_calls:
-                print(f"\n> {call['name']}({', '.join(f'{k}={v!r}'[:200] for k, v in call['args'].items())})")
-                result = tools[call["name"]].invoke(call, config)
-                messages.append(result)
-                print(f"< {result.content}")
-                saved += save_plots(getattr(result, "artifact", None), len(saved))
-        else:
-            print("\n(stopped after 8 steps)")
+        line_start = True
+        stream = agent.stream({"messages": [("user", task)]}, config, stream_mode=["updates", "custom"])
+        for mode, chunk in stream:
+            if mode == "custom" and chunk.get("type") == OUTPUT_EVENT:  # the sandbox's output, live
+                for piece in chunk["text"].splitlines(keepends=True):
+                    print(("  | " if line_start else "") + piece, end="", flush=True)
+                    line_start = piece.endswith("\n")
+                continue
+            for update in chunk.values():
+                for message in (update or {}).get("messages", []):
+                    if isinstance(message, AIMessage):
+                        for call in message.tool_calls:
+                            args = ", ".join(f"{k}={v!r}"[:200] for k, v in call["args"].items())
+                            print(f"\n> {call['name']}({args})")
+                        if not message.tool_calls:
+                            print(f"\nassistant: {message.content}")
+                    elif isinstance(message, ToolMessage):
+                        print(f"< {message.content}")
+                        result = toolkit.load_artifact(message)  # the typed artifact, as the application sees it
+                        if isinstance(result, ExecutionResult):
+                            saved += save_plots(result)
         if saved:
             print("\nplots saved: " + ", ".join(str(path) for path in saved))
     return 0
 
 
-def save_plots(artifact: object, start: int) -> list[Path]:
-    """The application's side of the artifact: write the run's plots to files."""
+def save_plots(result: object) -> list[Path]:
+    """The application's side of the artifact: write the run's plots to new files."""
+    folder = Path("sandbox_outputs")
     paths: list[Path] = []
-    for number, plot in enumerate(getattr(artifact, "plots", None) or [], start=start + 1):
-        path = Path("sandbox_outputs") / f"plot_{number}.{plot.format.value}"
-        path.parent.mkdir(exist_ok=True)
+    for plot in getattr(result, "plots", None) or []:
+        folder.mkdir(exist_ok=True)
+        number = len(list(folder.glob("plot_*"))) + 1
+        while (path := folder / f"plot_{number}.{plot.format.value}").exists():
+            number += 1
         path.write_bytes(base64.b64decode(plot.content_base64))
         paths.append(path)
     return paths

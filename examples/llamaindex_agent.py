@@ -2,14 +2,15 @@
 
 Run it against any OpenAI-compatible chat model:
 
-    OPENAI_API_KEY=sk-...            python examples/llamaindex_agent.py
-    OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_MODEL=qwen2.5 python examples/llamaindex_agent.py
-    python examples/llamaindex_agent.py "Fit a line to y = 3x + noise and plot it."
+    OPENAI_API_KEY=sk-... .venv/bin/python examples/llamaindex_agent.py
+    OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_MODEL=qwen2.5 .venv/bin/python examples/llamaindex_agent.py
+    .venv/bin/python examples/llamaindex_agent.py "Fit a line to y = 3x + noise and plot it."
 
-Needs: `pip install 'llm-sandbox-toolkit[llamaindex]' llama-index-llms-openai-like` and a Docker engine.
-One agent Context is one conversation and gets one sandbox: files persist between its turns.
-Plots come back as artifacts (spec.last_result) and are saved under ./sandbox_outputs/.
-Without a configured model the script explains itself and exits.
+Needs: `pip install 'llm-sandbox-toolkit[examples]'` (scripts/setup.sh installs it) and a Docker engine.
+The model's code runs in a container with no network; its output streams live, and plots come back
+as artifacts, saved under ./sandbox_outputs/ (never overwriting earlier ones). One agent Context is
+one conversation and gets one sandbox: files and variables persist between its turns. Without a
+configured model the script explains itself and exits.
 """
 
 from __future__ import annotations
@@ -51,13 +52,10 @@ async def main() -> int:
         from llama_index.core.workflow import Context
         from llama_index.llms.openai_like import OpenAILike
     except ImportError as exc:
-        explain(
-            f"This example needs llama-index-llms-openai-like ({exc}); install it with: "
-            "pip install llama-index-llms-openai-like"
-        )
+        explain(f"This example needs {exc.name}; install it with: pip install 'llm-sandbox-toolkit[examples]'")
         return 0
 
-    from llm_sandbox.llamaindex import SandboxToolSpec
+    from llm_sandbox.llamaindex import SandboxOutput, SandboxToolSpec
 
     task = " ".join(sys.argv[1:]) or DEFAULT_TASK
     llm = OpenAILike(
@@ -68,21 +66,26 @@ async def main() -> int:
         is_function_calling_model=True,
         temperature=0,
     )
-    spec = SandboxToolSpec(lang="python", execution_timeout=60, idle_timeout=300)
+    spec = SandboxToolSpec(lang="python", execution_timeout=60)
     try:
-        agent = FunctionAgent(tools=[*spec.to_tool_list()], llm=llm, system_prompt=SYSTEM)
+        agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm, system_prompt=SYSTEM)
         ctx = Context(agent)  # keep it to continue the conversation (and its sandbox) later
         print(f"user: {task}")
         handler = agent.run(task, ctx=ctx, max_iterations=8)
+        line_start = True
         async for event in handler.stream_events():
-            if isinstance(event, ToolCall) and not isinstance(event, ToolCallResult):
-                arguments = ", ".join(f"{k}={v!r}"[:200] for k, v in event.tool_kwargs.items())
-                print(f"\n> {event.tool_name}({arguments})")
+            if isinstance(event, SandboxOutput):  # the sandbox's output, live
+                for piece in event.text.splitlines(keepends=True):
+                    print(("  | " if line_start else "") + piece, end="", flush=True)
+                    line_start = piece.endswith("\n")
             elif isinstance(event, ToolCallResult):
                 print(f"< {event.tool_output.content}")
+            elif isinstance(event, ToolCall):
+                arguments = ", ".join(f"{k}={v!r}"[:200] for k, v in event.tool_kwargs.items())
+                print(f"\n> {event.tool_name}({arguments})")
         answer = await handler
         print(f"\nassistant: {answer}")
-        saved = save_plots(spec)
+        saved = [path for record in spec.results_for(ctx) for path in save_plots(record.artifact)]
         if saved:
             print("\nplots saved: " + ", ".join(str(path) for path in saved))
     finally:
@@ -90,15 +93,17 @@ async def main() -> int:
     return 0
 
 
-def save_plots(spec: object) -> list[Path]:
-    """The application's side of the artifacts: write every plot of the conversation to files."""
+def save_plots(result: object) -> list[Path]:
+    """The application's side of the artifact: write the run's plots to new files."""
+    folder = Path("sandbox_outputs")
     paths: list[Path] = []
-    for record in getattr(spec, "results", []):
-        for plot in getattr(record.artifact, "plots", None) or []:
-            path = Path("sandbox_outputs") / f"plot_{len(paths) + 1}.{plot.format.value}"
-            path.parent.mkdir(exist_ok=True)
-            path.write_bytes(base64.b64decode(plot.content_base64))
-            paths.append(path)
+    for plot in getattr(result, "plots", None) or []:
+        folder.mkdir(exist_ok=True)
+        number = len(list(folder.glob("plot_*"))) + 1
+        while (path := folder / f"plot_{number}.{plot.format.value}").exists():
+            number += 1
+        path.write_bytes(base64.b64decode(plot.content_base64))
+        paths.append(path)
     return paths
 
 

@@ -37,12 +37,14 @@ class Chat:
         self.tabs = tabs
         self.sandboxes = sandboxes
         self.tools: dict[str, Any] = {}
+        self.toolkit: Any = None
         self.agent: Any = None
         if model.available:
             from llm_sandbox.langchain import SandboxToolkit
 
-            toolkit = SandboxToolkit(manager=sandboxes.manager)
-            self.tools = {tool.name: tool for tool in toolkit.get_tools()}
+            # Infrastructure failures are shown to the user by send() itself (not told to the model).
+            self.toolkit = SandboxToolkit(manager=sandboxes.manager, infrastructure_errors="raise")
+            self.tools = {tool.name: tool for tool in self.toolkit.get_tools()}
             self.agent = model.model.bind_tools(list(self.tools.values()))
 
     async def send(self, message: str, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
@@ -179,7 +181,7 @@ class Chat:
             yield _shown(tab)
             return
         outcome["message"] = message
-        artifact = getattr(message, "artifact", None)
+        artifact = self.toolkit.load_artifact(message)
         if isinstance(artifact, ExecutionResult):
             plots = keep_artifacts(tab, artifact, f"chat ({language})")
             footer = result_line(artifact, len(plots))

@@ -38,6 +38,8 @@ import aiohttp.web
 import kmock
 from kubernetes import client as k8s
 
+from tests.waits import eventually
+
 V4 = "v4.channel.k8s.io"
 V5 = "v5.channel.k8s.io"
 _EXEC_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/exec$")
@@ -207,12 +209,13 @@ class FakeCluster:
         return ws
 
     def _exit_code(self, exec_id: str) -> int:
-        for _ in range(200):
+        """The exit code once Docker has it (the stream can end a moment before the process is reaped)."""
+
+        def finished() -> dict[str, Any] | None:
             info = self.docker.api.exec_inspect(exec_id)
-            if not info.get("Running"):
-                return int(info.get("ExitCode") or 0)
-            time.sleep(0.01)
-        return 1
+            return None if info.get("Running") else dict(info)
+
+        return int(eventually(finished, "Docker recording the exec's exit", interval=0.01).get("ExitCode") or 0)
 
     # the kubelet --------------------------------------------------------
     def _sync_forever(self) -> None:

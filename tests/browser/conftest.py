@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.handshake import RELEASE, wait_for_release
+from tests.waits import GENEROUS
+
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before Gradio is imported: nothing leaves loopback
 
 CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,22 +31,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What the scripted (test-only) model does: one tool call that streams, plots and writes a file,
 # then an answer.
-CHAT_CODE = """\
-import time
-import matplotlib.pyplot as plt
-
-squares = []
-for n in range(5):
-    squares.append(n * n)
-    print(f"step {n}: {n * n}", flush=True)
-    time.sleep(0.4)
-with open("outputs/squares.csv", "w") as f:
-    f.write("\\n".join(map(str, squares)))
-plt.plot(squares, marker="o")
-plt.title("squares")
-plt.show()
-print("sum of squares:", sum(squares))
-"""
+CHAT_CODE = (
+    "import matplotlib.pyplot as plt\n"
+    "\n"
+    "print('step 0: 0', flush=True)\n"
+    + wait_for_release()  # the test lets the code go on once the page showed the first step
+    + "squares = [n * n for n in range(5)]\n"
+    "for n in range(1, 5):\n"
+    "    print(f'step {n}: {n * n}', flush=True)\n"
+    "with open('outputs/squares.csv', 'w') as f:\n"
+    "    f.write('\\n'.join(map(str, squares)))\n"
+    "plt.plot(squares, marker='o')\n"
+    "plt.title('squares')\n"
+    "plt.show()\n"
+    "print('sum of squares:', sum(squares))\n"
+)
 CHAT_SCRIPT = {
     "replies": [
         {
@@ -56,6 +58,14 @@ CHAT_SCRIPT = {
         },
     ]
 }
+
+
+def release(playground: Any) -> None:
+    """Let the code waiting in the playground's sandboxes go on (creates the release file in each)."""
+    manager = playground.manager
+    for info in manager.sessions():
+        with manager.session(info.key, info.language) as sandbox:
+            sandbox.write_file(RELEASE, "")
 
 
 @dataclass
@@ -125,8 +135,9 @@ def served(serve_playground: Callable[..., Served], tmp_path_factory: pytest.Tem
 
 @pytest.fixture(scope="session")
 def browser(browser_requirements: None) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=GENEROUS * 1000)  # expectations wait this long only to fail instead of hanging
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
@@ -152,7 +163,7 @@ def open_tab(browser: Any) -> Iterator[Callable[[str], Any]]:
         context.route("**/*", loopback_only)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(GENEROUS * 1000)  # only to fail instead of hanging
         page.goto(url)
         page.wait_for_selector("#chat-input")
         return page

@@ -6,11 +6,14 @@ Each test opens its own browser tab, so each gets its own sandbox.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.browser.conftest import release
+from tests.handshake import wait_for_release
+from tests.waits import eventually
 
 if TYPE_CHECKING:
     from tests.browser.conftest import Served
@@ -19,14 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 expect = pytest.importorskip("playwright.sync_api", reason="needs playwright (the [dev] extra)").expect
 
-STREAMING_CODE = """\
-import sys, time
-for i in range(3):
-    print(f"tick {i}", flush=True)
-    time.sleep(0.7)
-print("a warning", file=sys.stderr)
-print("done")
-"""
+STREAMING_CODE = (
+    "import sys\nprint('tick 0', flush=True)\n"
+    + wait_for_release()  # the test lets it go on once the page showed "tick 0"
+    + "print('tick 1', flush=True)\nprint('a warning', file=sys.stderr)\nprint('done')\n"
+)
 
 PLOT_CODE = """\
 import matplotlib.pyplot as plt
@@ -55,14 +55,14 @@ def stdout_of(page: Any) -> str:
     return str(page.locator("#stdout textarea").input_value())
 
 
-def wait_for_stdout(page: Any, text: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_stdout(page: Any, text: str) -> str:
+    """The stdout box's text once it shows ``text`` (the deadline only turns a hang into a failure)."""
+
+    def showing() -> str:
         value = stdout_of(page)
-        if text in value:
-            return value
-        page.wait_for_timeout(50)
-    raise AssertionError(f"stdout never showed {text!r}; it shows {stdout_of(page)!r}")
+        return value if text in value else ""
+
+    return eventually(showing, f"stdout showing {text!r}")
 
 
 def open_code_tab(open_tab: Callable[[str], Any], served: Served) -> Any:
@@ -76,12 +76,13 @@ def test_code_tab_streams_stdout_and_stderr_live(open_tab: Callable[[str], Any],
     page = open_code_tab(open_tab, served)
     run_code(page, STREAMING_CODE)
 
-    partial = wait_for_stdout(page, "tick 0")
-    assert "done" not in partial, "stdout arrived only after the run ended, not live"
+    partial = wait_for_stdout(page, "tick 0")  # the code waits for the release below: it is still running
+    assert "done" not in partial
     assert "Running" in page.locator("#run-status").inner_text()
+    release(served.playground)
 
     final = wait_for_stdout(page, "done")
-    assert final.splitlines() == ["tick 0", "tick 1", "tick 2", "done"]
+    assert final.splitlines() == ["tick 0", "tick 1", "done"]
     assert "a warning" in page.locator("#stderr textarea").input_value()
     page.wait_for_function("document.querySelector('#run-status').innerText.includes('exit code 0')")
 
@@ -92,7 +93,7 @@ def test_stop_interrupts_the_run_and_keeps_the_sandbox(open_tab: Callable[[str],
     wait_for_stdout(page, "started")
 
     page.locator("#stop-button").click()
-    expect(page.locator("#run-status")).to_contain_text("Stopped", timeout=15_000)
+    expect(page.locator("#run-status")).to_contain_text("Stopped")
 
     run_code(page, "import os\nprint('kept:', os.path.exists('kept.txt'))")
     wait_for_stdout(page, "kept: True")
@@ -107,7 +108,7 @@ def test_code_tab_cells_share_a_kernel_with_rich_results_and_restart(
     run_code(page, "import pandas as pd\nprint('answer is', answer + 1)\npd.DataFrame({'column': [1, 2]})")
     wait_for_stdout(page, "answer is 42")
     frame = page.locator("#rich-result iframe.rich-result")
-    expect(frame).to_have_count(1, timeout=15_000)
+    expect(frame).to_have_count(1)
     assert "<table" in str(frame.get_attribute("srcdoc"))
     assert frame.get_attribute("sandbox") == ""  # the cell's HTML runs no script in this page
 
@@ -140,10 +141,11 @@ def test_chat_with_a_scripted_model_shows_the_tool_step_its_output_and_plot(
     # The tool step appears while the code runs, open, with its code and its output streaming.
     step_title = chat.get_by_text("run_code · python")
     step_title.wait_for()
-    chat.get_by_text("step 0").wait_for()
-    assert "sum of squares: 30" not in chat.inner_text(), "the step's output arrived only after the run"
+    chat.get_by_text("step 0").wait_for()  # the code waits for the release below: it is still running
+    assert "sum of squares: 30" not in chat.inner_text()
     assert "running…" in chat.inner_text()
-    assert "for n in range(5):" in chat.inner_text()  # the code, in the step
+    assert "for n in range(1, 5):" in chat.inner_text()  # the code, in the step
+    release(served.playground)
 
     # The model's answer comes after the tool result; the finished step folds, showing the exit code.
     chat.get_by_text("ready to download").wait_for()
@@ -207,9 +209,7 @@ def test_browser_tabs_get_separate_sandboxes_closed_with_the_tab(
     assert {first_key, second_key} <= {info.key for info in manager.sessions()}
 
     second.context.close()  # the tab goes away: its sandbox closes, the other tab's stays
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and second_key in {info.key for info in manager.sessions()}:
-        time.sleep(0.2)
+    eventually(lambda: second_key not in {info.key for info in manager.sessions()}, "closing the tab's sandbox")
     keys = {info.key for info in manager.sessions()}
     assert second_key not in keys
     assert first_key in keys

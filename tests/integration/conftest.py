@@ -1,4 +1,8 @@
-"""Integration fixtures: a real engine, real images, and a check that nothing is left behind."""
+"""Integration fixtures: real engines, real images, and one check that nothing is left behind.
+
+A missing engine or image skips outside CI (with the command that provides it) and fails in CI
+(see ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,22 @@ from typing import Any
 
 import pytest
 
+# LangGraph checkpoints refuse unregistered types in strict mode, as they will by default: every agent test
+# runs that way (read when LangGraph is imported, so set before any test module imports it).
+os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
+
 from llm_sandbox import create_session
 from llm_sandbox.contract import OWNER_LABEL, SESSION_LABEL, owner_label
 from llm_sandbox.sessions import Session
+from tests.process import Program
+from tests.waits import eventually
 
 BACKENDS = [name for name in os.environ.get("LLM_SANDBOX_TEST_BACKENDS", "docker,podman").split(",") if name]
+PODMAN_MISSING = "no Podman service answers (run scripts/setup-podman.sh, or set CONTAINER_HOST)"
 
 
-def _docker_client() -> Any:
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
     import docker
 
     try:
@@ -27,44 +39,78 @@ def _docker_client() -> Any:
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Any:
-    return _docker_client()
-
-
-@pytest.fixture(scope="session")
 def python_image(docker_client: Any) -> str:
     from llm_sandbox.images import builder
 
     return builder.ensure_image("python", docker_client)
 
 
-def _podman_available() -> str | None:
-    """None when Podman answers, else the reason to skip."""
-    try:
-        from llm_sandbox.engines import podman
-    except Exception as exc:
-        return f"the podman backend is not importable: {exc}"
-    probe = getattr(podman, "service_available", None)
-    if probe is None:
-        return "the podman backend has no service probe"
-    return None if probe() else "no Podman service answers (run scripts/setup-podman.sh)"
+@pytest.fixture(scope="session")
+def podman_client(python_image: str) -> Iterator[Any]:
+    """A docker-py client on the Podman service (to look at what the library created), with the Python image."""
+    from llm_sandbox.engines import podman
+
+    if not podman.service_available():
+        pytest.skip(PODMAN_MISSING)
+    client = podman.connect()
+    podman.ensure_image_loaded(python_image, client)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend_name(request: pytest.FixtureRequest, python_image: str) -> str:
     name = str(request.param)
     if name == "podman":
-        reason = _podman_available()
-        if reason:
-            pytest.skip(reason)
-        from llm_sandbox.engines import podman
-
-        podman.ensure_image_loaded(python_image)
+        request.getfixturevalue("podman_client")
     return name
 
 
 @pytest.fixture
-def make_session(backend_name: str) -> Iterator[Callable[..., Session]]:
+def engine_client(backend_name: str, request: pytest.FixtureRequest) -> Any:
+    """A docker-py client on the engine under test (Docker's, or Podman's compatible API)."""
+    return request.getfixturevalue(f"{backend_name}_client")
+
+
+def owned(client: Any, owner: str | None = None) -> set[str]:
+    """The sandbox containers and volumes on an engine created by this test process (or by ``owner``).
+
+    Other processes' sandboxes (other engineers' test runs on a shared machine) are not ours to judge.
+    One label per query: Podman 4.3 matches volumes having *any* of several labels asked for.
+    """
+    mine = {"label": f"{OWNER_LABEL}={owner or owner_label()}"}
+    containers = [c["Id"] for c in client.api.containers(all=True, filters=mine) if SESSION_LABEL in c["Labels"]]
+    volumes = [v["Name"] for v in client.api.volumes(filters=mine).get("Volumes") or [] if SESSION_LABEL in v["Labels"]]
+    return {f"container {c[:12]}" for c in containers} | {f"volume {v}" for v in volumes}
+
+
+@pytest.fixture
+def no_leaks(docker_client: Any, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test if it leaves a sandbox container or volume behind, on Docker or Podman.
+
+    Both engines are checked whatever the test used (Podman only when it answers outside CI).
+    Removal may finish in another thread (a session_timeout closing the session), so what is left
+    is given time to go; the deadline is only there to fail instead of waiting forever.
+    """
+    from llm_sandbox.engines import podman
+
+    engines = {"docker": docker_client}
+    if "podman" in BACKENDS and podman.service_available():
+        engines["podman"] = request.getfixturevalue("podman_client")
+    before = {name: owned(client) for name, client in engines.items()}
+    yield
+
+    def leaked() -> dict[str, set[str]]:
+        return {name: left for name, client in engines.items() if (left := owned(client) - before[name])}
+
+    try:
+        eventually(lambda: not leaked(), "removing every container and volume the test created", timeout=30)
+    except AssertionError:
+        pytest.fail(f"left behind: {leaked()}")
+
+
+@pytest.fixture
+def make_session(backend_name: str, no_leaks: None) -> Iterator[Callable[..., Session]]:
     """Opens sessions on the backend under test and closes them after the test, whatever happens."""
     opened: list[Session] = []
 
@@ -77,28 +123,6 @@ def make_session(backend_name: str) -> Iterator[Callable[..., Session]]:
     yield factory
     for session in opened:
         session.close()
-
-
-@pytest.fixture(scope="module")
-def shared_session(request: pytest.FixtureRequest, python_image: str) -> Iterator[Session]:
-    """One open Docker session for read-mostly tests of a module."""
-    with create_session("docker", lang="python") as session:
-        yield session
-
-
-def sandbox_containers(client: Any) -> set[str]:
-    """Sandbox containers owned by this test process (other processes' sandboxes are not ours to judge)."""
-    owner = f"{OWNER_LABEL}={owner_label()}"
-    return {c["Id"] for c in client.api.containers(all=True, filters={"label": [SESSION_LABEL, owner]})}
-
-
-@pytest.fixture
-def no_leaks(docker_client: Any) -> Iterator[None]:
-    """Fails the test if it leaves a sandbox container behind."""
-    before = sandbox_containers(docker_client)
-    yield
-    leaked = sandbox_containers(docker_client) - before
-    assert not leaked, f"containers left behind: {leaked}"
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +143,17 @@ def language_image(docker_client: Any, backend_name: str) -> Callable[[str], str
         return ready[lang]
 
     return ensure
+
+
+@pytest.fixture
+def start_program() -> Iterator[Callable[..., Program]]:
+    """Starts real Python programs (``tests/process.py``); kills any that a failed test left running."""
+    started: list[Program] = []
+
+    def start(*args: Any, **kwargs: Any) -> Program:
+        started.append(Program(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for program in started:
+        program.stop()

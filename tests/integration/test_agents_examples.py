@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
-    "langchain": (ROOT / "examples" / "langchain_agent.py", "langchain_openai"),
+    "langchain": (ROOT / "examples" / "langchain_agent.py", "langchain_openai"),  # and langchain, langgraph
     "llamaindex": (ROOT / "examples" / "llamaindex_agent.py", "llama_index.llms.openai_like"),
 }
 PLOT_CODE = "import matplotlib.pyplot as plt\nplt.hist([1, 2, 2, 3, 3, 3])\nplt.show()\nprint('mean', 14 / 6)"
@@ -146,6 +146,7 @@ def test_examples_run_against_an_openai_compatible_server(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"assistant: {FINAL}" in done.stdout
+    assert "  | mean 2.33" in done.stdout  # the sandbox's output, streamed live through the framework
     # The model was offered the sandbox tools and got the compact result back as the tool message.
     first, second = openai_server.requests[:2]
     assert {tool["function"]["name"] for tool in first["tools"]} >= {"run_code", "read_file", "list_files"}
@@ -158,3 +159,9 @@ def test_examples_run_against_an_openai_compatible_server(
     assert "exit code: 0" in content and "mean 2.33" in content and "plots: 1 image captured" in content
     [plot] = list((tmp_path / "sandbox_outputs").iterdir())
     assert plot.read_bytes().startswith(b"\x89PNG")
+    again = subprocess.run(
+        [sys.executable, str(script), "and again?"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(path.name for path in (tmp_path / "sandbox_outputs").iterdir()) == ["plot_1.png", "plot_2.png"]
+    assert (tmp_path / "sandbox_outputs" / "plot_1.png").read_bytes() == plot.read_bytes()  # not overwritten

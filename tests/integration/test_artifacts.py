@@ -109,6 +109,22 @@ def test_plot_count_is_bounded_with_a_notice(artifacts: Any) -> None:
     assert result.stderr.count("plot not captured") == 3
 
 
+def test_plots_over_10_mb_are_dropped_with_a_notice(artifacts: Any) -> None:
+    """Random pixels do not compress: a 1900x1900 PNG is about 12.7 MB, a 1700x1700 one about 8.7 MB."""
+    result = artifacts.run(
+        "import numpy as np\nimport matplotlib.pyplot as plt\n"
+        "for side in (1900, 1700):\n"
+        "    noise = np.random.default_rng(side).integers(0, 256, (side, side, 3), dtype=np.uint8)\n"
+        "    plt.figure(figsize=(side / 100, side / 100), dpi=100).figimage(noise)\n"
+        "    plt.show()\n"
+        "plt.figure(figsize=(2, 2)); plt.plot([1, 2]); plt.show()\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [(plot.width, plot.height) for plot in result.plots] == [(1700, 1700), (200, 200)]
+    assert len(base64.b64decode(result.plots[0].content_base64)) > 8 * 1024 * 1024
+    assert "plot not captured: a png plot of" in result.stderr and "larger than 10485760 bytes" in result.stderr
+
+
 def test_enable_plotting_false_captures_nothing(python_image: str) -> None:
     with ArtifactSandboxSession(lang="python", enable_plotting=False) as session:
         result = session.run("import matplotlib.pyplot as plt\nplt.plot([1])\nplt.show()\nprint('ran')")

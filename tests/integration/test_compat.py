@@ -50,7 +50,9 @@ def test_execute_commands_streams_and_takes_a_workdir_per_command(make_session: 
     assert output.exit_code == 1  # stopped at the first failure
 
 
-def test_verify_installation_runs_the_languages_toolchain(make_session: Callable[..., Session]) -> None:
+def test_verify_installation_runs_the_languages_toolchain(
+    make_session: Callable[..., Session], language_registry: None
+) -> None:
     assert make_session().verify_installation().stdout.startswith("Python 3.")
     register_language(LanguageConfig(name="it-broken", file_extension="x", execution_commands=["cat {file}"],
                                      image="llm-sandbox/python:latest", version_command="no-such-tool --version",
@@ -116,7 +118,9 @@ class PixelHandler(AbstractLanguageHandler):
         return r"#.*$"
 
 
-def test_a_reference_style_plugin_injects_extracts_and_checks_imports(python_image: str, no_leaks: Any) -> None:
+def test_a_reference_style_plugin_injects_extracts_and_checks_imports(
+    python_image: str, no_leaks: Any, language_registry: None
+) -> None:
     LanguageHandlerFactory.register_handler("it-pixel", PixelHandler)
     seen: list[str] = []
     with ArtifactSandboxSession(lang="it-pixel") as session:

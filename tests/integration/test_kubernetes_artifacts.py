@@ -16,6 +16,7 @@ from tests.integration.test_artifacts import (  # noqa: F401 - the shared artifa
     test_large_output_files_are_listed_without_content,
     test_output_files_come_back_with_their_types,
     test_plot_count_is_bounded_with_a_notice,
+    test_plots_over_10_mb_are_dropped_with_a_notice,
     test_reference_example_yields_plots_in_order,
     test_savefig_is_captured_once_in_its_format,
     test_stdout_and_line_numbers_are_exact,

@@ -29,9 +29,14 @@ from llm_sandbox import ContainerError, InteractiveSandboxSession, SandboxTimeou
 from llm_sandbox.exceptions import ImagePullError
 from llm_sandbox.pool import PoolConfig, create_pool_manager
 from llm_sandbox.sessions import SandboxKubernetesSession, Session
+from tests.handshake import time_out_after
 from tests.integration.test_session import (  # noqa: F401 - the shared behaviour suite, collected and run here on Kubernetes
+    SURVIVOR,
+    check_kills_spare_the_containers_own_processes,
+    test_an_interrupted_run_is_finished_before_the_next_starts,
     test_code_file_shadows_no_stdlib_module_and_is_removed,
     test_concurrent_runs_in_one_session_are_serialised,
+    test_copies_refuse_device_files,
     test_copy_errors,
     test_copy_files_and_directories_both_ways,
     test_empty_command_is_refused,
@@ -43,13 +48,16 @@ from tests.integration.test_session import (  # noqa: F401 - the shared behaviou
     test_hello_world_exit_codes_and_stderr,
     test_huge_output_does_not_exhaust_host_memory,
     test_input_gets_eof_instead_of_hanging,
+    test_invalid_utf8_is_replaced_by_default,
     test_is_safe_without_policy,
     test_library_names_are_validated,
     test_memory_limit_kills_a_memory_bomb,
     test_modules_written_to_the_workdir_are_importable,
+    test_output_is_capped_at_one_mib_per_stream_by_default,
     test_output_is_capped_with_a_notice,
     test_secure_defaults,
     test_session_timeout_closes_the_session,
+    test_session_timeout_interrupts_a_running_run,
     test_stdout_is_exactly_what_was_printed,
     test_streaming_callbacks_receive_output_while_running,
     test_timeout_kills_the_whole_process_tree_and_session_survives,
@@ -58,6 +66,7 @@ from tests.integration.test_session import (  # noqa: F401 - the shared behaviou
     test_unsafe_archive_members_are_refused,
 )
 from tests.k8s_kubelet_double import V4, V5, FakeCluster
+from tests.waits import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -85,10 +94,7 @@ def make_session(cluster: FakeCluster) -> Iterator[Callable[..., Session]]:
     for session in opened:
         session.close()
     assert cluster.exec_count >= before
-    deadline = time.monotonic() + 5
-    while cluster.pods() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert cluster.pods() == [], "sessions left pods behind"
+    eventually(lambda: cluster.pods() == [], "deleting every pod the sessions created")
 
 
 # beyond the shared suite ----------------------------------------------------
@@ -123,8 +129,12 @@ def test_binary_files_round_trip(make_session: Any, tmp_path: Path) -> None:
 def test_timeout_kills_inside_the_pod_not_the_pod(make_session: Any, cluster: FakeCluster) -> None:
     session = make_session()
     pod = session.container_id
-    with pytest.raises(SandboxTimeoutError):
-        session.execute_command("sleep 120 & sleep 121", timeout=1)
+    time_out_after(
+        "started",
+        lambda timeout, out: session.execute_command(
+            "sleep 120 & sleep 121 & echo started; wait", timeout=timeout, on_stdout=out
+        ),
+    )
     processes = session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
     assert "sleep 120" not in processes and "sleep 121" not in processes
     assert [p["metadata"]["name"] for p in cluster.pods()] == [pod]
@@ -134,12 +144,14 @@ def test_timeout_kills_inside_the_pod_not_the_pod(make_session: Any, cluster: Fa
 def test_exec_into_a_deleted_pod_is_a_clear_error(make_session: Any, cluster: FakeCluster) -> None:
     session = make_session()
     cluster.api.delete_namespaced_pod(session.container_id, "default", _preload_content=False)
-    time.sleep(0.5)  # the kubelet double notices and removes the container
+    eventually(lambda: ("default", session.container_id) not in cluster.containers, "the kubelet removing the pod")
     with pytest.raises(ContainerError):
         session.run("print(1)")
 
 
-def test_attach_to_an_existing_pod_leaves_it_running(cluster: FakeCluster, python_image: str) -> None:
+def test_attach_to_an_existing_pod_leaves_it_and_its_processes_running(
+    cluster: FakeCluster, python_image: str
+) -> None:
     api = cluster.api
     api.create_namespaced_pod("default", {
         "metadata": {"name": "existing"},
@@ -148,18 +160,20 @@ def test_attach_to_an_existing_pod_leaves_it_running(cluster: FakeCluster, pytho
             "securityContext": {"runAsUser": 1000},
         }]},
     })
-    deadline = time.monotonic() + 30
-    while not cluster.containers.get(("default", "existing")) and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
+        container = cluster.docker.containers.get(
+            eventually(lambda: cluster.containers.get(("default", "existing")), "the kubelet starting the pod")
+        )
+        container.exec_run(SURVIVOR.split(), user="1000", detach=True)
+
+        def processes() -> str:
+            return str(container.exec_run(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).output.decode())
+
         attach = {"client": cluster.api, "container_id": "existing", "lang": "python"}
         with create_session("kubernetes", **attach) as session:
-            assert session.run("print('attached')").stdout == "attached\n"
-            with pytest.raises(SandboxTimeoutError):
-                session.run("import time; time.sleep(60)", timeout=1)
-            assert session.run("print('again')").stdout == "again\n"
+            check_kills_spare_the_containers_own_processes(session, processes)
         assert [p["metadata"]["name"] for p in cluster.pods()] == ["existing"]
-        assert cluster.containers[("default", "existing")]
+        assert SURVIVOR in processes()
     finally:
         api.delete_namespaced_pod("existing", "default", _preload_content=False)
 
@@ -259,7 +273,7 @@ def test_a_process_that_exits_before_reading_stdin_reports_its_status(make_sessi
     session = make_session()
     backend = session.backend
     code = backend.exec(session.container_id, ["sh", "-c", "echo early >&2; exit 5"], stdin=b"x" * 5_000_000,
-                        deadline=time.monotonic() + 30)
+                        deadline=time.monotonic() + 120)
     assert code == 5
 
 

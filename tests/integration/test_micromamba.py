@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import io
 import tarfile
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,11 +28,11 @@ from llm_sandbox import ArtifactSandboxSession, create_session
 from llm_sandbox.exceptions import (
     ImageNotFoundError,
     PackageManagerError,
-    SandboxTimeoutError,
     ValidationError,
 )
 from llm_sandbox.sessions import MicromambaSession
 from llm_sandbox.sessions.micromamba import DEFAULT_IMAGE, wrap_command
+from tests.handshake import time_out_after
 
 pytestmark = pytest.mark.integration
 
@@ -129,8 +130,9 @@ def test_session_behaviour_is_unchanged(micromamba_image: str) -> None:
         failed = session.run("import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)")
         assert (failed.exit_code, failed.stdout, failed.stderr) == (3, "out\n", "err\n")
         assert session.run("input()").stderr.strip().endswith("EOFError: EOF when reading a line")
-        with pytest.raises(SandboxTimeoutError):
-            session.run("import subprocess, time\nsubprocess.Popen(['sleep', '300'])\ntime.sleep(300)", timeout=2)
+        code = "import subprocess, time\nsubprocess.Popen(['sleep', '300'])\nprint('started', flush=True)\n"
+        code += "time.sleep(300)"
+        time_out_after("started", lambda timeout, out: session.run(code, timeout=timeout, on_stdout=out))
         processes = session.execute_command("cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
         assert "sleep 300" not in processes and "time.sleep" not in processes
         assert session.run("print('still usable')").stdout == "still usable\n"
@@ -166,10 +168,10 @@ def test_invalid_environment_is_refused_before_anything_is_created() -> None:
         MicromambaSession(environment="base; rm -rf /")
 
 
-def test_missing_image_names_the_image_and_the_fix(docker_client: Any) -> None:
-    if any(DEFAULT_IMAGE in (image.tags or []) for image in docker_client.images.list(name="mambaorg/micromamba")):
-        pytest.skip(f"{DEFAULT_IMAGE} is present here")
+def test_missing_image_names_the_image_and_the_fix() -> None:
+    assert MicromambaSession(lang="python").image == DEFAULT_IMAGE
+    missing = f"{DEFAULT_IMAGE.split(':')[0]}:llm-sandbox-test-{uuid.uuid4().hex[:8]}"  # never present
     with pytest.raises(ImageNotFoundError) as caught:
-        MicromambaSession(lang="python").open()
-    assert DEFAULT_IMAGE in str(caught.value)
-    assert f"docker pull {DEFAULT_IMAGE}" in str(caught.value)
+        MicromambaSession(lang="python", image=missing).open()
+    assert missing in str(caught.value)
+    assert f"docker pull {missing}" in str(caught.value) and "micromamba" in str(caught.value)

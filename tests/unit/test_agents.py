@@ -12,7 +12,6 @@ import base64
 import gc
 import shlex
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from llm_sandbox.exceptions import (
 )
 from llm_sandbox.tools.descriptions import describe_run_tool
 from llm_sandbox.tools.text import clip, format_error, format_result
+from tests.waits import GENEROUS, eventually
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -49,7 +49,7 @@ class FakeSession:
     """Behaves like ArtifactSandboxSession for the manager: code prefixes choose what a run does."""
 
     def __init__(
-        self, key: str, lang: str, *, open_delay: float = 0.0, fail_open: BaseException | None = None
+        self, key: str, lang: str, *, gate: threading.Event | None = None, fail_open: BaseException | None = None
     ):
         self.key = key
         self.lang = lang
@@ -57,13 +57,18 @@ class FakeSession:
         self.container_id: str | None = None
         self.workdir = "/sandbox"
         self.outputs_dir = "/sandbox/outputs"
-        self.open_delay = open_delay
+        self.gate = gate
+        """When given, ``open()`` waits for the test to set it (a slow open, as long as the test needs)."""
         self.fail_open = fail_open
         self.closed = False
         self.open_calls = 0
         self.files: dict[str, bytes] = {}
         self.installed: list[str] = []
         self.interrupted = threading.Event()
+        self.running = threading.Event()
+        """Set when a ``block:`` run has started."""
+        self.unblocked = threading.Event()
+        """Ends a ``block:`` run: set by ``interrupt()`` (exit 137) or by the test (exit 0)."""
 
     @property
     def is_open(self) -> bool:
@@ -71,7 +76,8 @@ class FakeSession:
 
     def open(self) -> FakeSession:
         self.open_calls += 1
-        time.sleep(self.open_delay)
+        if self.gate is not None:
+            assert self.gate.wait(GENEROUS), "the test never let the open finish"
         if self.fail_open is not None:
             raise self.fail_open
         self.container_id = "c" + self.session_id
@@ -82,6 +88,7 @@ class FakeSession:
 
     def interrupt(self) -> bool:
         self.interrupted.set()
+        self.unblocked.set()
         return True
 
     def run(
@@ -107,11 +114,10 @@ class FakeSession:
             raise ContainerError("the engine went away")
         if code.startswith("image:"):
             raise ImageNotFoundError("llm-sandbox/python:latest", "build it")
-        if code.startswith("block:"):
-            self.interrupted.wait(float(code.split(":", 1)[1]))
+        if code == "block:":
+            self.running.set()
+            assert self.unblocked.wait(GENEROUS), "the test never ended the blocked run"
             return ExecutionResult(exit_code=137 if self.interrupted.is_set() else 0)
-        if code.startswith("sleep:"):
-            time.sleep(float(code.split(":", 1)[1]))
         if code.startswith("write:"):
             path, _, content = code[6:].partition("=")
             self.files[path] = content.encode()
@@ -188,15 +194,6 @@ def manager(factory: FakeFactory):
         yield manager
 
 
-def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
 # ---------------------------------------------------------------------------- lifecycle
 def test_sessions_open_lazily_one_per_key(manager: SessionManager, factory: FakeFactory) -> None:
     assert factory.sessions == [] and manager.sessions() == []
@@ -225,7 +222,7 @@ def test_languages_not_enabled_are_refused(manager: SessionManager) -> None:
 
 
 def test_the_bound_raises_a_clear_error(factory: FakeFactory) -> None:
-    with SessionManager(session_factory=factory, max_sessions=2) as manager:
+    with SessionManager(session_factory=factory, max_sessions=2, evict_idle=False, wait_timeout=0) as manager:
         manager.run("a", "x")
         manager.run("b", "x")
         with pytest.raises(SessionLimitError, match="all 2 sandboxes") as info:
@@ -242,17 +239,17 @@ def test_the_bound_can_wait_for_a_free_slot(factory: FakeFactory) -> None:
         got: list[str] = []
         waiter = threading.Thread(target=lambda: got.append(manager.run("b", "hello").stdout))
         waiter.start()
-        time.sleep(0.1)
-        assert got == []  # still waiting: "a" is held
+        waiter.join(0.1)
+        assert waiter.is_alive() and got == []  # still waiting: "a" is held (a slow thread only passes this)
         lease.release()
         manager.close_session("a")
-        waiter.join(5)
+        waiter.join(GENEROUS)
         assert got == ["hello"]
 
 
-def test_the_bound_can_evict_the_least_recently_used_idle_sandbox(factory: FakeFactory) -> None:
+def test_by_default_the_bound_evicts_the_least_recently_used_idle_sandbox(factory: FakeFactory) -> None:
     events: list[Any] = []
-    with SessionManager(session_factory=factory, max_sessions=2, evict_idle=True) as manager:
+    with SessionManager(session_factory=factory, max_sessions=2) as manager:
         manager.subscribe(events.append, kinds={"session_closed"})
         manager.run("a", "x")
         manager.run("b", "x")
@@ -264,11 +261,30 @@ def test_the_bound_can_evict_the_least_recently_used_idle_sandbox(factory: FakeF
 
 def test_held_sandboxes_are_not_evicted(factory: FakeFactory) -> None:
     with (
-        SessionManager(session_factory=factory, max_sessions=1, evict_idle=True) as manager,
+        SessionManager(session_factory=factory, max_sessions=1, wait_timeout=0) as manager,
         manager.session("a"),
         pytest.raises(SessionLimitError),
     ):
         manager.run("b", "x")
+
+
+def test_by_default_a_new_key_waits_for_a_busy_sandbox_to_become_idle(factory: FakeFactory) -> None:
+    with SessionManager(session_factory=factory, max_sessions=1) as manager:
+        lease = manager.acquire("a")
+        started = threading.Event()
+        got: list[str] = []
+
+        def second() -> None:
+            started.set()
+            got.append(manager.run("b", "hello").stdout)
+
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        started.wait(5)
+        assert got == [] and [info.key for info in manager.sessions()] == ["a"]  # "a" is busy: "b" waits
+        lease.release()  # "a" is idle now: evicted for "b"
+        waiter.join(10)
+        assert got == ["hello"] and [info.key for info in manager.sessions()] == ["b"]
 
 
 def test_idle_sandboxes_are_reaped_but_held_ones_are_not(factory: FakeFactory) -> None:
@@ -277,11 +293,11 @@ def test_idle_sandboxes_are_reaped_but_held_ones_are_not(factory: FakeFactory) -
         manager.subscribe(lambda e: closed.append(e) if isinstance(e, SessionClosed) else None)
         manager.run("idle", "x")
         with manager.session("held") as held:
-            assert wait_until(lambda: factory.sessions[0].closed, 5)
-            time.sleep(0.4)
+            eventually(lambda: factory.sessions[0].closed, "the reaper closing the idle sandbox")
+            assert manager.reap_idle(idle_timeout=0) == 0  # every idle sandbox, now: the held one is not idle
             assert not held.session.closed
             assert [info.key for info in manager.sessions()] == ["held"]
-        assert wait_until(lambda: factory.sessions[1].closed, 5)
+        eventually(lambda: factory.sessions[1].closed, "the reaper closing the released sandbox")
         assert [(e.session_key, e.reason, e.run_count) for e in closed] == [
             ("idle", "idle", 1),
             ("held", "idle", 0),
@@ -309,15 +325,18 @@ def test_close_closes_everything_and_refuses_further_use(factory: FakeFactory) -
 
 
 def test_a_garbage_collected_manager_closes_its_sandboxes(factory: FakeFactory) -> None:
-    manager = SessionManager(session_factory=factory, idle_timeout=60)
+    # No idle reaper: its thread holds the manager for a moment each round, and nothing else may close it.
+    manager = SessionManager(session_factory=factory, idle_timeout=None)
     manager.run("a", "x")
     del manager
     gc.collect()
-    assert wait_until(lambda: factory.sessions[0].closed, 2)
+    assert factory.sessions[0].closed
 
 
 def test_concurrent_first_use_opens_one_sandbox_per_key() -> None:
-    factory = FakeFactory(open_delay=0.1)
+    """24 threads on 4 keys; the opens wait until all four are in progress at once: still one open per key."""
+    gate = threading.Event()
+    factory = FakeFactory(gate=gate)
     with SessionManager(session_factory=factory, max_sessions=8) as manager:
         results: list[str] = []
         threads = [
@@ -326,6 +345,8 @@ def test_concurrent_first_use_opens_one_sandbox_per_key() -> None:
         ]
         for thread in threads:
             thread.start()
+        eventually(lambda: sum(s.open_calls for s in factory.sessions) == 4, "four opens in progress at once")
+        gate.set()
         for thread in threads:
             thread.join()
         assert len(results) == 24
@@ -335,7 +356,8 @@ def test_concurrent_first_use_opens_one_sandbox_per_key() -> None:
 
 
 def test_open_failures_raise_to_every_waiter_and_free_the_slot() -> None:
-    factory = FakeFactory(open_delay=0.1, fail_open=ContainerError("docker is not running"))
+    gate = threading.Event()
+    factory = FakeFactory(gate=gate, fail_open=ContainerError("docker is not running"))
     with SessionManager(session_factory=factory, max_sessions=1) as manager:
         errors: list[BaseException] = []
 
@@ -348,6 +370,8 @@ def test_open_failures_raise_to_every_waiter_and_free_the_slot() -> None:
         threads = [threading.Thread(target=use) for _ in range(3)]
         for thread in threads:
             thread.start()
+        eventually(lambda: factory.sessions and factory.sessions[0].open_calls, "the first open starting")
+        gate.set()
         for thread in threads:
             thread.join()
         assert len(errors) == 3 and manager.sessions() == []
@@ -376,12 +400,11 @@ def test_interrupt_kills_the_current_run(manager: SessionManager, factory: FakeF
     finished: list[RunFinished] = []
     manager.subscribe(finished.append, kinds={"run_finished"})
     assert manager.interrupt("a") is False  # nothing running
-    runner = threading.Thread(target=manager.run, args=("a", "block:10"))
+    runner = threading.Thread(target=manager.run, args=("a", "block:"))
     runner.start()
-    assert wait_until(lambda: manager.sessions() and manager.sessions()[0].in_use, 2)
-    time.sleep(0.05)
+    eventually(lambda: factory.sessions and factory.sessions[0].running.is_set(), "the run starting")
     assert manager.interrupt("a") is True
-    runner.join(5)
+    runner.join(GENEROUS)
     assert not runner.is_alive()
     assert finished[0].cancelled and finished[0].exit_code == 137
 
@@ -436,7 +459,7 @@ def test_subscriber_errors_never_break_a_run_and_unsubscribe_works(manager: Sess
 async def test_event_stream_delivers_events_to_asyncio(manager: SessionManager) -> None:
     async with manager.events(kinds={"output", "run_finished"}) as events:
         result = await manager.arun("a", "streamed")
-        received = [await events.get(timeout=5) for _ in range(3)]
+        received = [await events.get(timeout=GENEROUS) for _ in range(3)]
     assert result.stdout == "streamed"
     assert [e.kind for e in received] == ["output", "output", "run_finished"]
     assert "".join(e.text for e in received if isinstance(e, OutputChunk)) == "streamed"
@@ -445,18 +468,13 @@ async def test_event_stream_delivers_events_to_asyncio(manager: SessionManager) 
 async def test_cancelling_an_async_run_interrupts_it(manager: SessionManager, factory: FakeFactory) -> None:
     finished: list[RunFinished] = []
     manager.subscribe(finished.append, kinds={"run_finished"})
-    task = asyncio.create_task(manager.arun("a", "block:10"))
-    while not manager.sessions() or not manager.sessions()[0].in_use:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    task = asyncio.create_task(manager.arun("a", "block:"))
+    await asyncio.to_thread(eventually, lambda: factory.sessions and factory.sessions[0].running.is_set(), "the run")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(500):
-        if finished:
-            break
-        await asyncio.sleep(0.01)
-    assert finished and finished[0].cancelled
+    await asyncio.to_thread(eventually, lambda: finished, "the cancelled run finishing")
+    assert finished[0].cancelled and factory.sessions[0].interrupted.is_set()
 
 
 # ---------------------------------------------------------------------------- tool text
@@ -544,7 +562,9 @@ def test_langchain_tool_returns_content_and_artifact(manager: SessionManager) ->
     message = tool.invoke(tool_call("run_code", {"code": "plot:"}), config=thread("t1"))
     assert isinstance(message, ToolMessage) and message.tool_call_id == "call-1"
     assert "exit code: 0" in message.content and "plots: 1 image captured" in message.content
-    assert isinstance(message.artifact, ExecutionResult) and len(message.artifact.plots) == 1
+    assert message.status == "success" and message.artifact["type"] == "execution_result"
+    result = tool.load_artifact(message)
+    assert isinstance(result, ExecutionResult) and len(result.plots) == 1
     assert [info.key for info in manager.sessions()] == ["t1"]
 
 
@@ -563,7 +583,7 @@ def test_langchain_model_fixable_errors_come_back_as_content(
     from llm_sandbox.langchain import SandboxTool
 
     message = SandboxTool(manager=manager).invoke(tool_call("run_code", {"code": code}), config=thread("t"))
-    assert expected in message.content
+    assert expected in message.content and message.status == "error"
 
 
 def test_langchain_timeout_content_keeps_partial_output(manager: SessionManager) -> None:
@@ -589,16 +609,32 @@ def test_langchain_bad_libraries_and_languages_come_back_as_content(manager: Ses
             tool_call("run_code", {"code": "x", "libraries": ["missing-package"]}), config=thread("t")
         ).content
     )
-    assert (
-        "not available here; use one of: python"
-        in tool.invoke(tool_call("run_code", {"code": "x", "language": "cobol"}), config=thread("t")).content
-    )
+    assert "language" not in tool.tool_call_schema.model_json_schema()["properties"]  # one language: no argument
+    several = SandboxTool(manager=SessionManager(session_factory=FakeFactory(), languages=["python", "javascript"]))
+    try:
+        assert (
+            "not available here; use one of: python, javascript"
+            in several.invoke(tool_call("run_code", {"code": "x", "language": "cobol"}), config=thread("t")).content
+        )
+    finally:
+        several.close()
 
 
-def test_langchain_infrastructure_errors_raise(manager: SessionManager, factory: FakeFactory) -> None:
+def test_langchain_infrastructure_errors_are_told_to_the_model_by_default(
+    manager: SessionManager, factory: FakeFactory
+) -> None:
     from llm_sandbox.langchain import SandboxTool
 
-    tool = SandboxTool(manager=manager)
+    message = SandboxTool(manager=manager).invoke(tool_call("run_code", {"code": "container:"}), config=thread("t"))
+    assert message.status == "error" and message.artifact is None
+    assert message.content.startswith("error: the sandbox service failed (ContainerError: the engine went away)")
+    assert "not caused by your code" in message.content
+
+
+def test_langchain_infrastructure_errors_can_raise(manager: SessionManager, factory: FakeFactory) -> None:
+    from llm_sandbox.langchain import SandboxTool
+
+    tool = SandboxTool(manager=manager, infrastructure_errors="raise")
     with pytest.raises(ContainerError):
         tool.invoke(tool_call("run_code", {"code": "container:"}), config=thread("t"))
     with pytest.raises(ImageNotFoundError):
@@ -637,11 +673,7 @@ def test_langchain_tool_builds_its_own_manager_from_options() -> None:
         assert tool.manager.max_sessions == 3 and tool.manager.libraries == ["scipy"]
         assert tool.name == "python" and "scipy" in tool.description
         schema = tool.tool_call_schema.model_json_schema()
-        assert schema["required"] == ["code"] and set(schema["properties"]) == {
-            "code",
-            "language",
-            "libraries",
-        }
+        assert schema["required"] == ["code"] and set(schema["properties"]) == {"code", "libraries"}
     finally:
         tool.close()
 
@@ -664,7 +696,7 @@ def test_langchain_toolkit_tools_share_one_sandbox(manager: SessionManager) -> N
         .content
     )
     read = tools["read_file"].invoke(tool_call("read_file", {"path": "data/in.csv"}), config=config)
-    assert read.content.endswith("a,b\n1,2\n") and read.artifact.size == 8
+    assert read.content.endswith("a,b\n1,2\n") and read.artifact["size"] == 8
     listed = tools["list_files"].invoke(tool_call("list_files", {}), config=config)
     assert "data/in.csv  (8 bytes)" in listed.content
     missing = tools["read_file"].invoke(tool_call("read_file", {"path": "nope.txt"}), config=config)
@@ -699,23 +731,17 @@ def test_langchain_upload_from_host_dir_stays_inside_it(manager: SessionManager,
     assert "no user file named" in escape.content and "report.csv" in escape.content
 
 
-async def test_langchain_ainvoke_runs_off_the_event_loop(manager: SessionManager) -> None:
+async def test_langchain_ainvoke_runs_off_the_event_loop(manager: SessionManager, factory: FakeFactory) -> None:
+    """The run blocks until this coroutine, on the same loop, ends it: it finishes only if the loop kept running."""
     from llm_sandbox.langchain import SandboxTool
 
     tool = SandboxTool(manager=manager)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticking = asyncio.create_task(ticker())
-    message = await tool.ainvoke(tool_call("run_code", {"code": "sleep:0.5"}), config=thread("t"))
-    ticking.cancel()
+    call = asyncio.create_task(tool.ainvoke(tool_call("run_code", {"code": "block:"}), config=thread("t")))
+    await asyncio.to_thread(eventually, lambda: factory.sessions and factory.sessions[0].running.is_set(), "the run")
+    assert not call.done()
+    factory.sessions[0].unblocked.set()
+    message = await call
     assert message.content.startswith("exit code: 0")
-    assert ticks >= 5  # the loop kept running while the (blocking) run took 0.5 s
 
 
 # ---------------------------------------------------------------------------- LlamaIndex
@@ -773,3 +799,90 @@ async def test_llamaindex_async_tools_and_context_keys(manager: SessionManager) 
     text = await spec.arun_code("hello", ctx=restored)
     assert text.startswith("exit code: 0") and text.artifact.stdout == "hello"
     assert {info.key for info in manager.sessions()} == {"chosen"}
+
+
+# ---------------------------------------------------------------------------- shared layer
+def test_results_round_trip_through_json_native_dicts() -> None:
+    import json
+
+    from llm_sandbox.agents import ArtifactStore
+    from llm_sandbox.tools.artifacts import load_artifact, stored_artifact
+
+    result = ExecutionResult(
+        exit_code=1,
+        stdout="out",
+        plots=[PlotOutput(FileType.PNG, PNG, 640, 480)],
+        files=[FileOutput("/sandbox/outputs/a.csv", FileType.CSV, 8, "eCx5CjEsMgo=")],
+        duration=0.5,
+        results=[{"type": "execute_result", "data": {"text/plain": "3"}}],
+        execution_count=2,
+    )
+    store = ArtifactStore()
+    full = stored_artifact(result, "full", store)
+    assert json.loads(json.dumps(full)) == full and full["plots"][0]["format"] == "png"
+    assert load_artifact(full) == result == ExecutionResult.from_dict(result.to_dict())
+    reference = stored_artifact(result, "reference", store)
+    assert "content_base64" not in json.dumps(reference) and reference["files"][0]["size"] == 8
+    assert load_artifact(reference, store) == result
+    with pytest.raises(ValidationError, match="reference"):
+        load_artifact(reference)
+
+
+def test_the_artifact_store_keeps_the_most_recently_used_within_its_bound() -> None:
+    from llm_sandbox.agents import ArtifactNotFoundError, ArtifactStore
+
+    store = ArtifactStore(max_bytes=250)
+    first, second = store.put({"data": "a" * 100}), store.put({"data": "b" * 100})
+    store.get(first)  # first is now the most recently used
+    third = store.put({"data": "c" * 100})
+    assert store.get(first)["data"] == "a" * 100 and store.get(third)["data"] == "c" * 100
+    with pytest.raises(ArtifactNotFoundError, match="max_bytes"):
+        store.get(second)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("```python\nprint(1)\n```", "print(1)"),
+        ("  ```\nx = 1\ny = 2\n```\n", "x = 1\ny = 2"),
+        ("~~~py\nq\n~~~", "q"),
+        ("print(1)", "print(1)"),
+        ("```py\na\n```\nb\n```", "```py\na\n```\nb\n```"),  # not one enclosing fence: left alone
+        ("s = '```x```'", "s = '```x```'"),
+    ],
+)
+def test_one_enclosing_markdown_fence_is_stripped(code: str, expected: str) -> None:
+    from llm_sandbox.tools.text import strip_fence
+
+    assert strip_fence(code) == expected
+
+
+def test_invalid_arguments_are_described_for_the_model() -> None:
+    import pydantic
+
+    from llm_sandbox.tools.schemas import RunCodeInput, describe_invalid_arguments
+
+    with pytest.raises(pydantic.ValidationError) as info:
+        RunCodeInput.model_validate({"libraries": "numpy"})
+    assert describe_invalid_arguments("run_code", info.value, RunCodeInput) == (
+        "error: invalid arguments for run_code: `code` is required; `libraries`: Input should be a valid list "
+        "(got 'numpy'). run_code takes: code, libraries (optional). Call it again with valid arguments."
+    )
+
+
+def test_a_resource_error_of_a_run_is_text_for_the_model_in_both_frameworks(manager: SessionManager) -> None:
+    """Issue 15: an ArtifactLimitError (a ResourceError: its message is advice) never escapes run_code.
+    A fake session raises it: making a real run return over 256 MiB of artifacts is too slow for a test."""
+    pytest.importorskip("llama_index.core")
+    from llm_sandbox.exceptions import ArtifactLimitError
+    from llm_sandbox.langchain import SandboxTool
+    from llm_sandbox.llamaindex import SandboxToolSpec
+
+    with manager.session("limits") as sandbox:
+        sandbox.session.run = lambda *args, **kwargs: (_ for _ in ()).throw(ArtifactLimitError(256 * 2**20))
+    tool = SandboxTool(manager=manager, infrastructure_errors="raise", session_key="limits")
+    message = tool.invoke(tool_call("run_code", {"code": "x"}), config=thread("t"))
+    assert message.status == "error" and message.content.startswith("error: the artifacts of this run exceed 256 MiB")
+    spec = SandboxToolSpec(manager=manager, infrastructure_errors="raise", session_key="limits")
+    output = spec.to_tool_list()[0].call(code="x")
+    assert output.is_error and output.content == message.content

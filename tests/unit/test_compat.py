@@ -262,7 +262,7 @@ class ShellHandler(AbstractLanguageHandler):
         return r"#.*$"
 
 
-def test_a_reference_style_handler_registers_and_drives_the_session() -> None:
+def test_a_reference_style_handler_registers_and_drives_the_session(language_registry: None) -> None:
     LanguageHandlerFactory.register_handler("unit-ref-sh", ShellHandler)
     handler = LanguageHandlerFactory.create_handler("UNIT-REF-SH")
     assert isinstance(handler, ShellHandler) and handler.name == "unit-ref-sh"
@@ -278,7 +278,7 @@ def test_a_reference_style_handler_registers_and_drives_the_session() -> None:
     assert handler.filter_comments(":<<'EOF'\n. evil\nEOF\necho ok  # . evil\n") == "\necho ok  \n"
 
 
-def test_a_reference_style_handler_checks_restricted_modules_with_its_own_regexes() -> None:
+def test_a_reference_style_handler_checks_restricted_modules_with_its_own_regexes(language_registry: None) -> None:
     LanguageHandlerFactory.register_handler("unit-ref-sh", ShellHandler)
     policy = restricting("secrets")
     assert check_code("# . secrets\necho ok", "unit-ref-sh", policy) == (True, [])

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from llm_sandbox import FileType, LanguageNotSupportedError, ValidationError
-from llm_sandbox.engines.base import STDERR, STDOUT
+from llm_sandbox.contract import CA_BUNDLE_IN_CONTAINER
+from llm_sandbox.engines.base import STDERR, STDOUT, Capabilities
 from llm_sandbox.engines.fake import FakeEngine
 from llm_sandbox.exceptions import ArtifactLimitError, LibraryInstallationNotSupportedError
 from llm_sandbox.host import host_package_settings
 from llm_sandbox.languages import LanguageConfig, get_language, register_language, supported_languages
 from llm_sandbox.sessions.artifacts import read_artifacts as _read_artifacts
 from llm_sandbox.sessions.files import sandbox_path as _container_path
-from llm_sandbox.sessions.installer import installer_spec
+from llm_sandbox.sessions.installer import CA_BUNDLE_WRITTEN, install, installer_spec
 from llm_sandbox.sessions.output import OutputCollector
 from llm_sandbox.sessions.session import _translate_runtime_configs
 
@@ -101,7 +104,7 @@ def test_file_types() -> None:
     assert FileType.PNG.is_image and not FileType.CSV.is_image
 
 
-def test_language_registry_and_plugins() -> None:
+def test_language_registry_and_plugins(language_registry: None) -> None:
     assert get_language("PY").name == "python"
     with pytest.raises(LanguageNotSupportedError, match="python"):
         get_language("brainfuck")
@@ -167,6 +170,41 @@ def test_installer_is_locked_down_and_trusts_the_host_ca(monkeypatch: pytest.Mon
     assert spec.options["read_only"] is True
     assert spec.environment["PIP_INDEX_URL"] == "https://mirror.example/simple"
     assert host_package_settings()["PIP_INDEX_URL"] == "https://mirror.example/simple"
+
+
+@pytest.fixture
+def host_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A CA bundle the host trusts (as a TLS-inspecting corporate proxy needs)."""
+    bundle = tmp_path / "corporate-ca.pem"
+    bundle.write_bytes(b"-----BEGIN CERTIFICATE-----\nunit test CA\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    return bundle
+
+
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+                "npm_config_cafile")  # fmt: skip
+
+
+def test_the_installer_is_given_the_host_ca_bundle(host_ca: Path) -> None:
+    spec = installer_spec(FakeEngine(), "img", "vol", labels={})
+    assert spec.binds == {str(host_ca): CA_BUNDLE_IN_CONTAINER}
+    assert {name: spec.environment.get(name) for name in CA_VARIABLES} == dict.fromkeys(
+        CA_VARIABLES, CA_BUNDLE_IN_CONTAINER
+    )
+
+
+def test_without_host_binds_the_ca_bundle_is_written_into_the_installer_first(host_ca: Path) -> None:
+    engine = FakeEngine(capabilities=Capabilities(host_binds=False))
+    spec = installer_spec(engine, "img", "vol", labels={})
+    assert spec.binds == {}
+    assert {spec.environment.get(name) for name in CA_VARIABLES} == {CA_BUNDLE_WRITTEN}
+    install(engine, spec, "pip install six", sandbox="sandbox", timeout=60, copy_timeout=60, max_output_bytes=1000)
+    writes, installs = (
+        [i for i, call in enumerate(engine.execs) if condition(call)]
+        for condition in (lambda c: c.stdin == host_ca.read_bytes() and CA_BUNDLE_WRITTEN in c.argv,
+                          lambda c: c.argv[-1:] == ["pip install six"])
+    )  # fmt: skip
+    assert len(writes) == 1 and len(installs) == 1 and writes[0] < installs[0]
 
 
 def test_trailer_is_bounded() -> None:

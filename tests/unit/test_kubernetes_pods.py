@@ -208,7 +208,7 @@ def test_unschedulable_pod_times_out_with_conditions_and_events_and_is_deleted(c
     with kubelet(cluster, unschedulable), pytest.raises(ContainerError) as caught:
         session(cluster, pod_ready_timeout=1.5).open()
     message = str(caught.value)
-    assert 1.5 <= time.monotonic() - started < 10
+    assert time.monotonic() - started >= 1.5  # order, not speed: it gave up only after its timeout
     assert "did not become ready within 1.5s" in message
     assert "PodScheduled=False (Unschedulable: 0/3 nodes are available: 3 Insufficient memory.)" in message
     assert "events: Warning FailedScheduling: 0/3 nodes" in message
@@ -223,12 +223,12 @@ def test_image_pull_failure_fails_fast_with_the_fix(cluster: FakeCluster) -> Non
         statuses = [container_status({"waiting": waiting}, image="nope:1")]
         return {"phase": "Pending", "containerStatuses": statuses}
 
-    started = time.monotonic()
     with kubelet(cluster, cannot_pull), pytest.raises(ImagePullError) as caught:
-        session(cluster, image="nope:1", pod_ready_timeout=60).open()
-    assert time.monotonic() - started < 10, "waited for the timeout instead of failing fast"
+        # Waiting for this timeout instead of failing at the first ImagePullBackOff would hang the test.
+        session(cluster, image="nope:1", pod_ready_timeout=3600).open()
     message = str(caught.value)
     assert caught.value.image == "nope:1" and message.startswith("Failed to pull image nope:1: pod default/")
+    assert "did not become ready" not in message
     assert "cannot pull image 'nope:1' (ImagePullBackOff)" in message
     assert 'Failed to pull image "nope:1": not found' in message
     assert "registry" in message and "docs/kubernetes.md" in message

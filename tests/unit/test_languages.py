@@ -20,6 +20,7 @@ from llm_sandbox.languages import (
     get_language,
     register_language,
     supported_languages,
+    unregister_language,
 )
 
 BUILTIN = ["cpp", "go", "java", "javascript", "python", "r", "ruby"]
@@ -142,7 +143,7 @@ def test_r_plot_capture_is_shipped_and_switched_on_per_run() -> None:
     assert resources.files("llm_sandbox.runtime").joinpath("r", name).is_file()
 
 
-def test_a_plugin_language_is_one_record() -> None:
+def test_a_plugin_language_is_one_record(language_registry: None) -> None:
     register_language(
         LanguageConfig(name="unit-bash", aliases=("ubash",), file_extension="sh",
                        execution_commands=["exec bash {file}"], is_support_library_installation=False)
@@ -153,7 +154,20 @@ def test_a_plugin_language_is_one_record() -> None:
     assert handler.config.default_image == "llm-sandbox/unit-bash:latest"
 
 
-def test_the_reference_factory_registers_a_handler_class() -> None:
+def test_an_unregistered_language_is_gone_with_its_aliases(language_registry: None) -> None:
+    register_language(LanguageConfig(name="unit-gone", aliases=("ugone",), file_extension="x",
+                                     execution_commands=["cat {file}"]))  # fmt: skip
+    unregister_language("unit-gone")
+    assert "unit-gone" not in supported_languages()
+    for name in ("unit-gone", "UGONE"):
+        with pytest.raises(LanguageNotSupportedError):
+            get_language(name)
+    with pytest.raises(LanguageNotSupportedError):
+        unregister_language("unit-gone")
+    assert get_language("python").name == "python"  # the others stay
+
+
+def test_the_reference_factory_registers_a_handler_class(language_registry: None) -> None:
     class Shout(LanguageHandler):
         def source_filename(self, code: str) -> str:
             return "SHOUT.sh"

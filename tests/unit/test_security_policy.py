@@ -20,7 +20,9 @@ from llm_sandbox.security import (
     list_security_policies,
     regex_import_analyzer,
     register_analyzer,
+    registered_languages,
     strip_comments,
+    unregister_analyzer,
 )
 
 PRESETS = ["minimal", "development", "educational", "data_science", "web_scraping", "production", "strict"]
@@ -341,7 +343,7 @@ def test_unknown_language_uses_patterns_only() -> None:
     assert not check_code("curl http://x", "cobol-ish", policy)[0]
 
 
-def test_register_analyzer_for_plugin_language() -> None:
+def test_register_analyzer_for_plugin_language(language_registry: None) -> None:
     syntax = CommentSyntax(line=("#",), strings=('"', "'"))
     register_analyzer(
         "toylang",
@@ -355,10 +357,13 @@ def test_register_analyzer_for_plugin_language() -> None:
     assert check_code('# use net\nprint "use net"', "toy", policy)[0]
 
 
-def test_register_analyzer_with_plain_function() -> None:
+def test_register_analyzer_with_plain_function(language_registry: None) -> None:
     def analyzer(code: str) -> list[ModuleRef | tuple[str | None, int | None]]:
         return [("danger", 3)] if "danger" in code else []
 
     register_analyzer("plainlang", analyzer)
     safe, violations = check_code("x\ny\ndanger", "plainlang", _policy("danger"))
     assert not safe and violations[0].line == 3
+    unregister_analyzer("plainlang")
+    assert "plainlang" not in registered_languages()
+    assert check_code("x\ny\ndanger", "plainlang", _policy("danger"))[0]  # the generic analysis sees no import

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Self
 
 from llm_sandbox.const import FileType
 
@@ -53,6 +53,34 @@ class ConsoleOutput:
             fields.pop("files", None)
         return json.dumps(fields, indent=2, default=_json_value)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-native values (strings, numbers, booleans, None, lists, dicts; enums as
+        their string values): safe in any JSON document or checkpoint. :meth:`from_dict` rebuilds it."""
+        return {item.name: _plain(getattr(self, item.name)) for item in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """The result :meth:`to_dict` gave (keys it does not know are ignored)."""
+        return cls(**_known_fields(cls, data))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with enums as their values and records as dicts, recursively."""
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {item.name: _plain(getattr(value, item.name)) for item in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {item.name for item in dataclasses.fields(cls)}
+    return {name: value for name, value in data.items() if name in names}
+
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, Enum):
@@ -77,6 +105,12 @@ class PlotOutput:
     dpi: int | None = None
     filename: str | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlotOutput:
+        """A plot from its JSON-native form (``ExecutionResult.to_dict()["plots"][i]``)."""
+        fields = _known_fields(cls, data)
+        return cls(**{**fields, "format": FileType(fields["format"])})
+
 
 @dataclass(frozen=True)
 class FileOutput:
@@ -91,6 +125,15 @@ class FileOutput:
     format: FileType
     size: int
     content_base64: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-native form (the format as its string value); :meth:`from_dict` rebuilds it."""
+        return dict(_plain(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileOutput:
+        fields = _known_fields(cls, data)
+        return cls(**{**fields, "format": FileType(fields["format"])})
 
 
 @dataclass(frozen=True)
@@ -109,3 +152,11 @@ class ExecutionResult(ConsoleOutput):
     """The kernel's cell number (``In[n]``); ``None`` for stateless runs."""
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """The result :meth:`to_dict` gave, plots and files included (unknown keys are ignored)."""
+        fields = _known_fields(cls, data)
+        fields["plots"] = [PlotOutput.from_dict(plot) for plot in fields.get("plots") or []]
+        fields["files"] = [FileOutput.from_dict(file) for file in fields.get("files") or []]
+        return cls(**fields)

@@ -24,6 +24,7 @@ the message::
     │   └── PoolExhaustedError          every container of a full pool is in use (pool_size, timeout)
     ├── ManagerClosedError
     ├── PoolClosedError                 the pool was closed; create a new one
+    ├── ArtifactNotFoundError (LookupError)  an artifact reference the manager no longer keeps
     ├── ValidationError (ValueError)    bad input: paths, names, options
     │   ├── CommandEmptyError
     │   └── ExtraArgumentsError         arguments a session does not take
@@ -176,6 +177,10 @@ class PoolClosedError(SandboxError):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or "Container pool has been closed; create a new pool with create_pool_manager()")
+
+
+class ArtifactNotFoundError(SandboxError, LookupError):
+    """An artifact reference (``"ref"`` of a stored tool artifact) is not, or no longer, in the store."""
 
 
 class ValidationError(SandboxError, ValueError):

@@ -1,6 +1,7 @@
 """LangChain tools: ``SandboxTool``, ``SandboxToolkit`` (see :mod:`llm_sandbox.tools.langchain`)."""
 
 from llm_sandbox.tools.langchain import (
+    OUTPUT_EVENT,
     InstallPackagesInput,
     ListFilesInput,
     ReadFileInput,
@@ -10,12 +11,15 @@ from llm_sandbox.tools.langchain import (
     SandboxReadFileTool,
     SandboxResetTool,
     SandboxTool,
+    SandboxToolError,
     SandboxToolkit,
     SandboxUploadTool,
     UploadFileInput,
+    load_artifact,
 )
 
 __all__ = [
+    "OUTPUT_EVENT",
     "InstallPackagesInput",
     "ListFilesInput",
     "ReadFileInput",
@@ -25,7 +29,9 @@ __all__ = [
     "SandboxReadFileTool",
     "SandboxResetTool",
     "SandboxTool",
+    "SandboxToolError",
     "SandboxToolkit",
     "SandboxUploadTool",
     "UploadFileInput",
+    "load_artifact",
 ]

@@ -14,9 +14,9 @@ string the application chooses)::
 - Same key (and language) → same sandbox: files and installed libraries persist.
   Different keys → isolated sandboxes.
 - Sessions open on first use, close after ``idle_timeout`` seconds without use,
-  are bounded by ``max_sessions`` (:class:`SessionLimitError`, or wait
-  ``wait_timeout`` seconds for a slot, or evict the least recently used idle
-  sandbox with ``evict_idle=True``), and are all closed by :meth:`close` (the
+  are bounded by ``max_sessions`` (a new key evicts the least recently used
+  idle sandbox, or waits ``wait_timeout`` seconds for one when all are busy,
+  then :class:`SessionLimitError`), and are all closed by :meth:`close` (the
   manager is a context manager), when the manager is garbage collected, and at
   interpreter exit.
 - Thread-safe; the async methods run the blocking work in the manager's own
@@ -28,6 +28,7 @@ string the application chooses)::
   :class:`SessionClosed` events as they happen.
 """
 
+from llm_sandbox.agents.artifacts import DEFAULT_MAX_ARTIFACT_BYTES, ArtifactStore
 from llm_sandbox.agents.events import (
     EventCallback,
     EventStream,
@@ -40,13 +41,22 @@ from llm_sandbox.agents.events import (
     Subscription,
 )
 from llm_sandbox.agents.managed import ManagedSession
-from llm_sandbox.agents.manager import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, SessionManager
+from llm_sandbox.agents.manager import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_WAIT_TIMEOUT,
+    SessionManager,
+)
 from llm_sandbox.agents.records import FileContent, FileEntry, LanguageInfo, SessionInfo
-from llm_sandbox.exceptions import ManagerClosedError, SessionLimitError
+from llm_sandbox.exceptions import ArtifactNotFoundError, ManagerClosedError, SessionLimitError
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_ARTIFACT_BYTES",
     "DEFAULT_MAX_SESSIONS",
+    "DEFAULT_WAIT_TIMEOUT",
+    "ArtifactNotFoundError",
+    "ArtifactStore",
     "EventCallback",
     "EventStream",
     "FileContent",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
+import contextlib
+import contextvars
+import logging
 import shlex
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -17,11 +21,12 @@ from typing import Any, TypeVar
 from llm_sandbox.agents.events import OutputChunk, RunFinished, RunStarted, SandboxEvent
 from llm_sandbox.agents.records import FileContent, FileEntry, session_id_of
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
-from llm_sandbox.exceptions import ContainerError, ResourceError, ValidationError
+from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxError, ValidationError
 from llm_sandbox.sessions.files import sandbox_path
 from llm_sandbox.sessions.interactive import InteractiveSandboxSession
 
 T = TypeVar("T")
+logger = logging.getLogger("llm_sandbox")
 _WRITABLE_ROOTS = ("/tmp",)
 DEFAULT_READ_BYTES = 256 * 1024
 """What :meth:`ManagedSession.read_file` reads of a file unless told otherwise."""
@@ -57,6 +62,71 @@ class Slot:
         self.broken = False
         self.abandoned = False
         self.interrupts = 0
+        self.turn = threading.Condition()
+        self.operation: object | None = None
+        """The run, install, command or reset in progress: one at a time (the session runs them in turn anyway)."""
+
+
+class Cancellation:
+    """The operations of one awaited call: cancelling the call stops them, and only them.
+
+    ``SessionManager.run_in_thread(..., cancellable=True)`` makes one and puts it in the
+    worker's context (:data:`current_cancellation`). An operation started under it records
+    itself; :meth:`cancel` interrupts that operation if it is still the one in progress in
+    its sandbox, and an operation that had not begun refuses to begin. A kill meant for a
+    cancelled run therefore never reaches the next caller's run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.cancelled = False
+        self._slot: Slot | None = None
+
+    def attach(self, slot: Slot) -> None:
+        """Record that an operation of this call waits for, or holds, ``slot``."""
+        with self._lock:
+            self._slot = slot
+
+    def check(self) -> None:
+        """Refuse to begin an operation of a cancelled call (called holding the slot's turn)."""
+        if self.cancelled:
+            raise concurrent.futures.CancelledError("the call was cancelled before its operation began")
+
+    def cancel(self) -> bool:
+        """Stop this call's operation in progress, if any; True if one was interrupted."""
+        with self._lock:
+            self.cancelled = True
+            slot = self._slot
+        if slot is None:
+            return False
+        with slot.turn:  # the operation cannot end, nor the next one begin, while this kills
+            if slot.operation is not self:
+                slot.turn.notify_all()  # a waiting operation of this call wakes and refuses to begin
+                return False
+            return interrupt_session(slot.session)
+
+
+current_cancellation: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar(
+    "llm_sandbox_cancellation", default=None
+)
+
+
+def interrupt_session(session: Any) -> bool:
+    """Kill the session's running code, as a timeout does; its files stay."""
+    if session is None:
+        return False
+    try:
+        return bool(session.interrupt())
+    except SandboxError as exc:
+        logger.warning("interrupting sandbox %s failed: %s", getattr(session, "session_id", "?"), exc)
+        return False
+
+
+def _own_duration(result: Any, started: float) -> float:
+    """The result's own duration (measured once the run had the sandbox), else the time since ``started``."""
+    duration = getattr(result, "duration", None)
+    return float(duration) if isinstance(duration, int | float) else time.monotonic() - started
+
 
 @dataclass(frozen=True)
 class SlotHooks:
@@ -133,16 +203,17 @@ class ManagedSession:
     ) -> T:
         if self._released:
             raise ValidationError("this sandbox was released; acquire it again from the manager")
-        hooks, entry = self._hooks, self._entry
+        entry = self._entry
         run_id = run_id or uuid.uuid4().hex[:12]
         base: dict[str, Any] = {"session_key": entry.key, "language": entry.lang}
+        cancellation = current_cancellation.get()
+        hooks = self._hooks
         with hooks.lock:
             entry.runs += 1 if operation == "run" else 0
             entry.active_runs += 1
             interrupts = entry.interrupts
-        hooks.emit(
-            RunStarted(**base, run_id=run_id, operation=operation, code=code, libraries=tuple(libraries))
-        )
+        # Started when the call arrives: a queued call shows at once; its duration counts from its turn.
+        hooks.emit(RunStarted(**base, run_id=run_id, operation=operation, code=code, libraries=tuple(libraries)))
 
         def forward(stream: str, user: Callable[[str], None] | None) -> Callable[[str], None]:
             def callback(text: str) -> None:
@@ -154,11 +225,13 @@ class ManagedSession:
 
         started = time.monotonic()
         try:
-            result = call(forward("stdout", on_stdout), forward("stderr", on_stderr))
+            with self._turn(cancellation):
+                started = time.monotonic()
+                result = call(forward("stdout", on_stdout), forward("stderr", on_stderr))
         except BaseException as exc:
             with hooks.lock:
                 entry.active_runs -= 1
-                cancelled = entry.interrupts != interrupts
+                cancelled = entry.interrupts != interrupts or bool(cancellation and cancellation.cancelled)
                 if isinstance(exc, ContainerError):
                     entry.broken = True
             hooks.emit(
@@ -175,19 +248,38 @@ class ManagedSession:
             raise
         with hooks.lock:
             entry.active_runs -= 1
-            cancelled = entry.interrupts != interrupts
+            cancelled = entry.interrupts != interrupts or bool(cancellation and cancellation.cancelled)
         hooks.emit(
             RunFinished(
                 **base,
                 run_id=run_id,
                 operation=operation,
                 exit_code=getattr(result, "exit_code", None),
-                duration=time.monotonic() - started,
+                duration=_own_duration(result, started),
                 cancelled=cancelled,
                 result=result,
             )
         )
         return result
+
+    @contextlib.contextmanager
+    def _turn(self, cancellation: Cancellation | None) -> Iterator[None]:
+        """Hold the sandbox for one operation; a call cancelled while it waits never begins."""
+        entry = self._entry
+        if cancellation is not None:
+            cancellation.attach(entry)
+        with entry.turn:
+            while entry.operation is not None and not (cancellation and cancellation.cancelled):
+                entry.turn.wait()
+            if cancellation is not None:
+                cancellation.check()
+            entry.operation = cancellation or object()
+        try:
+            yield
+        finally:
+            with entry.turn:
+                entry.operation = None
+                entry.turn.notify_all()
 
     def run(
         self,

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
+from llm_sandbox.agents.artifacts import ArtifactStore
 from llm_sandbox.agents.events import (
     EventCallback,
     EventStream,
@@ -26,13 +27,19 @@ from llm_sandbox.agents.events import (
     SessionOpened,
     Subscription,
 )
-from llm_sandbox.agents.managed import ManagedSession, Slot, SlotHooks
+from llm_sandbox.agents.managed import (
+    Cancellation,
+    ManagedSession,
+    Slot,
+    SlotHooks,
+    current_cancellation,
+    interrupt_session,
+)
 from llm_sandbox.agents.records import LanguageInfo, SessionInfo, display_name, session_id_of
 from llm_sandbox.const import SandboxBackend
 from llm_sandbox.data import ConsoleOutput, ExecutionResult
 from llm_sandbox.exceptions import (
     ManagerClosedError,
-    SandboxError,
     SessionLimitError,
     ValidationError,
 )
@@ -45,6 +52,8 @@ T = TypeVar("T")
 
 DEFAULT_IDLE_TIMEOUT = 600.0
 DEFAULT_MAX_SESSIONS = 8
+DEFAULT_WAIT_TIMEOUT = 10.0
+"""How long a new conversation waits for a slot when every sandbox is busy (idle ones are evicted at once)."""
 _WRITABLE_ROOTS = ("/tmp",)
 
 
@@ -105,6 +114,11 @@ class SessionManager:
     options (image, libraries, runtime_configs...) are theirs. Other languages can
     have their own pool through ``language_options={"javascript": {"pool": ...}}``.
 
+    At ``max_sessions`` live sandboxes, a new key takes the place of the least
+    recently used idle sandbox (``evict_idle``, default; that sandbox's files
+    and variables are lost), or waits up to ``wait_timeout`` seconds (default
+    10) for one to become idle, then raises :class:`SessionLimitError`.
+
     ``session_factory(key, lang)`` replaces the default
     ``ArtifactSandboxSession`` construction (it must return an unopened session).
     """
@@ -124,13 +138,14 @@ class SessionManager:
         language_options: dict[str, dict[str, Any]] | None = None,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
-        wait_timeout: float | None = 0.0,
-        evict_idle: bool = False,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        evict_idle: bool = True,
         default_key: str = "default",
         stateful: bool | None = None,
         session_factory: Callable[[str, str], Any] | None = None,
         max_workers: int | None = None,
         pool: Any = None,
+        artifact_store: ArtifactStore | None = None,
     ) -> None:
         if max_sessions < 1:
             raise ValidationError(f"max_sessions must be at least 1, got {max_sessions}")
@@ -157,6 +172,8 @@ class SessionManager:
         self.evict_idle = evict_idle
         self.default_key = default_key
         self.stateful = stateful
+        self.artifact_store = artifact_store if artifact_store is not None else ArtifactStore()
+        """Artifacts the agent tools keep by reference (``artifacts="reference"``), fetched by id."""
         self._factory = session_factory or self._default_factory
         self._max_workers = max_workers or max(32, max_sessions * 2)
         self._cond = threading.Condition(threading.RLock())
@@ -361,11 +378,11 @@ class SessionManager:
     def _limit_message(self) -> str:
         busy = sum(1 for e in self._entries.values() if e.leases)
         waited = f" after waiting {self.wait_timeout:g}s" if self.wait_timeout else ""
+        evict = "" if self.evict_idle else ", set evict_idle=True to recycle idle sandboxes"
         return (
             f"all {self.max_sessions} sandboxes of this session manager are in use ({busy} busy, "
-            f"{len(self._entries) - busy} idle){waited}; raise max_sessions, set wait_timeout to wait for "
-            "a free slot, set evict_idle=True to recycle idle sandboxes, or close finished conversations "
-            "with close_session(key)"
+            f"{len(self._entries) - busy} idle){waited}; raise max_sessions, set a longer wait_timeout"
+            f"{evict}, or close finished conversations with close_session(key)"
         )
 
     def _lru_idle(self) -> Slot | None:
@@ -426,6 +443,8 @@ class SessionManager:
             if entry.broken and entry.leases == 0 and self._entries.get((entry.key, entry.lang)) is entry:
                 self._detach(entry)
                 broken = True
+            if entry.leases == 0:
+                self._cond.notify_all()  # a key waiting for a slot may evict this sandbox now
         if broken:
             self._close_entry(entry, "error")
 
@@ -641,7 +660,7 @@ class SessionManager:
         """:meth:`run` in the manager's thread pool; cancelling the call interrupts the run."""
         return await self.run_in_thread(
             self.run, key, code, lang=lang, libraries=libraries, timeout=timeout,
-            on_stdout=on_stdout, on_stderr=on_stderr, run_id=run_id, interrupt=(key, lang),
+            on_stdout=on_stdout, on_stderr=on_stderr, run_id=run_id, cancellable=True,
         )  # fmt: skip
 
     def install(self, key: str | None, libraries: Sequence[str], *, lang: str | None = None) -> ConsoleOutput:
@@ -659,26 +678,30 @@ class SessionManager:
         fn: Callable[..., T],
         /,
         *args: Any,
-        interrupt: tuple[str | None, str | None] | None = None,
+        cancellable: bool = False,
         **kwargs: Any,
     ) -> T:
         """Await ``fn(*args, **kwargs)`` run in the manager's thread pool (context variables preserved).
 
-        With ``interrupt=(key, lang)``, cancelling the await kills what runs in
-        that sandbox (the worker thread then returns promptly).
+        With ``cancellable=True``, cancelling the await interrupts the run, install,
+        command or reset that ``fn`` has in progress, and no later one of it begins
+        (the worker thread then returns promptly). Another caller's run in the same
+        sandbox is never touched, even one that begins as this one ends.
         """
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
-        future = loop.run_in_executor(self._pool(), functools.partial(context.run, fn, *args, **kwargs))
+        cancellation = Cancellation() if cancellable else None
+        context.run(current_cancellation.set, cancellation)
+        future = loop.run_in_executor(self._worker_threads(), functools.partial(context.run, fn, *args, **kwargs))
         try:
             return await future
         except asyncio.CancelledError:
-            if interrupt is not None and not self._closed:
+            if cancellation is not None and not self._closed:
                 with contextlib.suppress(RuntimeError):
-                    self._pool().submit(self.interrupt, *interrupt)
+                    self._worker_threads().submit(cancellation.cancel)
             raise
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _worker_threads(self) -> ThreadPoolExecutor:
         with self._cond:
             if self._closed:
                 raise ManagerClosedError("the session manager is closed; create a new SessionManager")
@@ -702,7 +725,7 @@ class SessionManager:
                     continue
                 entry.interrupts += 1
                 session = entry.session
-            interrupted = _kill_sandbox_processes(session) or interrupted
+            interrupted = interrupt_session(session) or interrupted
         return interrupted
 
 
@@ -768,15 +791,4 @@ def _session_is_open(session: Any) -> bool:
     return bool(getattr(session, "is_open", True))
 
 
-def _kill_sandbox_processes(session: Any) -> bool:
-    """Kill the session's running code, as a timeout does; its files stay."""
-    if session is None:
-        return False
-    try:
-        return bool(session.interrupt())
-    except SandboxError as exc:
-        logger.warning("interrupting sandbox %s failed: %s", getattr(session, "session_id", "?"), exc)
-        return False
-
-
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "SessionManager"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "DEFAULT_WAIT_TIMEOUT", "SessionManager"]

@@ -8,6 +8,7 @@ see ``engines/podman.py``); engine errors become library errors in
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import struct
 import threading
@@ -381,6 +382,10 @@ class DockerExecChannel:
             return self._frames.next(deadline)
         except (ConnectionResetError, BrokenPipeError):
             return None
+        except OSError as exc:
+            if exc.errno == errno.EBADF:  # close() from another thread (the session closing): the end
+                return None
+            raise
 
     def exit_code(self) -> int | None:
         with translate_errors("inspecting an exec"):

@@ -205,6 +205,15 @@ class PodmanEngine(DockerEngine):
                 raise
         return container_id
 
+    def exists(self, container_id: str) -> bool:
+        """As Docker's; Podman 4.3 answers for a container it is removing with 500 "no such container", not 404."""
+        try:
+            return super().exists(container_id)
+        except ContainerError as exc:
+            if "no such container" in str(exc):
+                return False
+            raise
+
     def exec(self, container_id: str, argv: list[str], *, on_output: OutputCallback | None = None,
              **kwargs: Any) -> int:  # fmt: skip
         """As Docker's, without the attach error Podman writes into stderr when a process exits

@@ -13,6 +13,7 @@ Give a handler class as well when a hook must differ (subclass :class:`LanguageH
 see ``base.py``). A handler written for the reference API (an
 :class:`AbstractLanguageHandler` subclass whose constructor sets ``self.config``)
 registers with ``LanguageHandlerFactory.register_handler(name, HandlerClass)``.
+``unregister_language("bash")`` removes a language again.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ def register_language(
     _HANDLERS[config.name] = handler
     for alias in (config.name, *config.aliases):
         _ALIASES[alias.lower()] = config.name
+
+
+def unregister_language(name: str) -> None:
+    """Remove a language added with :func:`register_language`: its name and aliases are no longer valid."""
+    if name not in _CONFIGS:
+        raise LanguageNotSupportedError(name, supported_languages())
+    del _CONFIGS[name], _HANDLERS[name]
+    for alias in [alias for alias, target in _ALIASES.items() if target == name]:
+        del _ALIASES[alias]
 
 
 def supported_languages() -> list[str]:
@@ -125,4 +135,5 @@ __all__ = [
     "get_language",
     "register_language",
     "supported_languages",
+    "unregister_language",
 ]

@@ -107,6 +107,10 @@ class ServerConfig:
             "stateful": self.stateful,
             "idle_timeout": self.idle_timeout,
             "max_sessions": self.max_sessions,
+            # Clients share the bound: one client's sandbox (its files, its interpreter) is never evicted for
+            # another's, and a call beyond the bound is refused at once with a result saying what to do.
+            "evict_idle": False,
+            "wait_timeout": 0,
         }
 
     def call_timeout(self, requested: float | None) -> float:

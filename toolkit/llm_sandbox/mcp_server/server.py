@@ -301,7 +301,7 @@ class SandboxServer:
                 timeout=args.timeout,
                 on_stdout=reporter.on_stdout,
                 on_stderr=reporter.on_stderr,
-                interrupt=(client.key, self._language(args.language)),
+                cancellable=True,
             ),
         )
         return run_result(reply, max_bytes=self.config.max_file_bytes)
@@ -319,7 +319,7 @@ class SandboxServer:
                 timeout=args.timeout,
                 on_stdout=reporter.on_stdout,
                 on_stderr=reporter.on_stderr,
-                interrupt=(client.key, self._language(language)),
+                cancellable=True,
             ),
         )
         return run_result(reply, max_bytes=self.config.max_file_bytes)

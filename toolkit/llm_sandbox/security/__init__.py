@@ -22,6 +22,7 @@ from .analyzers import (
     register_pattern_analyzer,
     registered_languages,
     strip_comments,
+    unregister_analyzer,
 )
 from .checks import (
     check_code,
@@ -68,4 +69,5 @@ __all__ = [
     "registered_languages",
     "scan_source",
     "strip_comments",
+    "unregister_analyzer",
 ]

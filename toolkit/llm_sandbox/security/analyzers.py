@@ -124,6 +124,14 @@ def register_pattern_analyzer(
     _register(lang, lambda code: Analysis([], strip(code)), aliases=aliases, import_pattern=import_pattern)
 
 
+def unregister_analyzer(lang: str) -> None:
+    """Remove a language's analyzer and its aliases (code in that language then gets the generic analysis)."""
+    key = canonical_language(lang)
+    _REGISTRY.pop(key, None)
+    for alias in [alias for alias, target in _ALIASES.items() if target == key]:
+        del _ALIASES[alias]
+
+
 def get_analyzer(lang: object) -> LanguageAnalyzer:
     """The analyzer of ``lang``; unknown languages get regex patterns only (generic comments)."""
     key = canonical_language(lang)

@@ -66,8 +66,13 @@ def is_committed(image: str | None) -> bool:
 
 
 def restore(sandbox: Sandbox) -> None:
-    """Copy the workdir a committed image carries into the session's (tmpfs) workdir."""
+    """Copy the workdir a committed image carries into the session's (tmpfs) workdir.
+
+    Only its entries: the workdir itself may belong to root (a Podman tmpfs with a
+    root keeper), whose times and mode the sandbox user may not set.
+    """
     sandbox.exec_checked(
-        ["sh", "-c", '[ ! -d "$0" ] || cp -a "$0/." "$1/"', COMMITTED_WORKDIR, sandbox.workdir],
+        ["sh", "-c", '[ ! -d "$0" ] || find "$0" -mindepth 1 -maxdepth 1 -exec cp -a -t "$1" {} +', COMMITTED_WORKDIR,
+         sandbox.workdir],
         "restoring the committed workdir",
     )

@@ -3,7 +3,8 @@
 Paths in the sandbox are resolved by :func:`sandbox_path` (the one rule:
 relative to the workdir, no ``..`` escapes, never the root). Copies into the
 sandbox carry regular files, directories and in-tree links only, owned by the
-sandbox user; copies out refuse links that leave the copied tree and device
+sandbox user (a device named as the source is refused, one inside a directory
+is left out); copies out refuse links that leave the copied tree and device
 files.
 
 What the sandbox sends is hostile until proven otherwise: copies out stream
@@ -92,6 +93,8 @@ def copy_to(sandbox: Sandbox, src: str, dest: str) -> None:
     source = Path(src)
     if not source.exists():
         raise FileNotFoundError(f"{src} does not exist on the host")
+    if not (source.is_file() or source.is_dir()):
+        raise ValidationError(f"refusing to copy {src}: it is a device, FIFO or socket; copy regular files instead")
     target = sandbox_path(dest, sandbox.workdir)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
         with tarfile.open(fileobj=spool, mode="w") as archive:

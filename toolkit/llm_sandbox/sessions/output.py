@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -120,6 +121,8 @@ class OutputCollector:
         stderr_marker: bool = False,
         trailer_limit: int = 1024 * 1024 * 1024,
     ) -> None:
+        self.started = time.monotonic()
+        """When collecting began: the run's own start, after any wait for the sandbox (its run lock)."""
         self.stdout = _Stream(limit, errors, on_stdout)
         self.stderr = _Stream(limit, errors, on_stderr)
         self._out = _Cut(self.stdout, marker, trailer_limit) if marker else None

@@ -27,6 +27,7 @@ from llm_sandbox.contract import (
     PACKAGES_DIR,
     SANDBOX_USER,
     SECURE_DEFAULTS,
+    SESSION_LABEL,
     TMP_TMPFS,
     WORKDIR_TMPFS,
     nano_cpus,
@@ -454,6 +455,9 @@ class Session:
             engine.create_volume(self.packages_volume, ownership_labels(self.session_id))
             container_id = engine.create(spec)
         except BaseException:
+            # A Ctrl-C can arrive after the engine created the container but before its id reached us:
+            # find it by its label, or it would keep the volume and itself alive.
+            self._remove_labelled_containers_quietly()
             self._remove_volume_quietly()
             self._remove_template_quietly()
             raise
@@ -500,6 +504,12 @@ class Session:
         if tied is not None:
             action, *args = tied[2]
             action(*args)
+
+    def _remove_labelled_containers_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            for item in self.engine.list_labelled(f"{SESSION_LABEL}={self.session_id}"):
+                if item["kind"] == "container":
+                    self.engine.remove(item["id"])
 
     def _remove_volume_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -580,7 +590,6 @@ class Session:
             if plotting and detection and detection.enabled:
                 environment.update(detection.environment)
         limit = self._timeout(timeout, self.execution_timeout)
-        started = time.monotonic()
         exit_code, payload, collector = self._wrapped(
             self.language.run_command(RuntimeContext(self.workdir)),
             file_name=self.language.source_filename(code),
@@ -601,7 +610,7 @@ class Session:
             stderr=collector.stderr.text() + notices,
             plots=found.plots,
             files=found.files,
-            duration=time.monotonic() - started,
+            duration=time.monotonic() - collector.started,  # not the wait for an earlier run of this session
             stdout_truncated=collector.stdout.truncated,
             stderr_truncated=collector.stderr.truncated,
         )

@@ -8,9 +8,10 @@ if TYPE_CHECKING:
     from llm_sandbox.agents import SessionManager
 
 
-def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
+def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024, prefix: str = "") -> str:
     """The run tool's description: what the sandbox is, for a model (at most ``max_chars``, the
-    limit of OpenAI-style tool descriptions; the least important lines go first)."""
+    limit of OpenAI-style tool descriptions; the least important lines go first). ``prefix``: that of
+    the tool names (``sandbox_`` makes ``sandbox_reset_session``)."""
     langs = manager.languages
     info = manager.language_info(manager.lang)
     if len(langs) == 1:
@@ -26,23 +27,23 @@ def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
         lines = [
             text,
             "- Calls of this conversation share one interpreter, like notebook cells: variables, imports "
-            "and functions from earlier calls are still defined (reset_session starts over). The value of "
+            f"and functions from earlier calls are still defined ({prefix}reset_session starts over). The value of "
             "the last expression is shown.",
         ]
     else:
         lines = [text, "- Each call runs the code as a new program; print what you need to see."]
     for lang in langs:
         one = manager.language_info(lang)
-        prefix = f"{lang}: " if len(langs) > 1 else ""
+        which = f"{lang}: " if len(langs) > 1 else ""
         if one.preinstalled:
-            lines.append(f"- {prefix}preinstalled libraries: {', '.join(one.preinstalled)}.")
+            lines.append(f"- {which}preinstalled libraries: {', '.join(one.preinstalled)}.")
         if one.can_install:
             lines.append(
-                f"- {prefix}other libraries: list them in `libraries` (installed with {one.package_manager} "
+                f"- {which}other libraries: list them in `libraries` (installed with {one.package_manager} "
                 "before the run)."
             )
         elif len(langs) > 1 or not one.preinstalled:
-            lines.append(f"- {prefix}no extra libraries can be installed.")
+            lines.append(f"- {which}no extra libraries can be installed.")
     lines.append(
         "- The code has network access."
         if info.network
@@ -69,10 +70,10 @@ def describe_run_tool(manager: SessionManager, *, max_chars: int = 1024) -> str:
 TOOL_NAMES = ("run_code", "install_packages", "upload_file", "read_file", "list_files", "reset_session")
 
 
-def describe_tool(name: str, manager: SessionManager, *, user_files: bool = False) -> str:
-    """Description of one of :data:`TOOL_NAMES` for a model."""
+def describe_tool(name: str, manager: SessionManager, *, user_files: bool = False, prefix: str = "") -> str:
+    """Description of one of :data:`TOOL_NAMES` for a model (tools named with ``prefix``)."""
     if name == "run_code":
-        return describe_run_tool(manager)
+        return describe_run_tool(manager, prefix=prefix)
     info = manager.language_info(manager.lang)
     several = len(manager.languages) > 1
     which = f" Set `language` for another language's sandbox (default {manager.lang})." if several else ""
@@ -82,7 +83,7 @@ def describe_tool(name: str, manager: SessionManager, *, user_files: bool = Fals
         preinstalled = f" Already installed: {', '.join(info.preinstalled)}." if info.preinstalled else ""
         return (
             f"Install packages ({managers}) into this conversation's sandbox; they stay installed for later "
-            f"runs. The code itself has no network, so install here (or via run_code's `libraries`)."
+            f"runs. The code itself has no network, so install here (or via {prefix}run_code's `libraries`)."
             f"{preinstalled}{which}"
         )
     if name == "upload_file":

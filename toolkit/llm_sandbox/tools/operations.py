@@ -2,22 +2,25 @@
 (LangChain, LlamaIndex, the MCP server).
 
 Every operation returns a :class:`~llm_sandbox.tools.text.ToolReply` (text
-for the model + an artifact for the application).
+for the model + an artifact for the application). Adapters call them through
+:meth:`SandboxOperations.perform`, which applies the infrastructure-error
+policy (raise, or tell the model) the same way for every framework.
 """
 
 from __future__ import annotations
 
 import base64
 import codecs
+import logging
 import posixpath
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from llm_sandbox.const import FileType
 from llm_sandbox.data import ExecutionResult, FileOutput
-from llm_sandbox.exceptions import LanguageNotSupportedError, ValidationError
+from llm_sandbox.exceptions import LanguageNotSupportedError, SandboxError, ValidationError
 from llm_sandbox.tools.text import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_MAX_FILE_CHARS,
@@ -25,15 +28,22 @@ from llm_sandbox.tools.text import (
     MODEL_FIXABLE_ERRORS,
     ToolReply,
     format_error,
+    format_infrastructure_error,
     format_result,
     human_size,
+    strip_fence,
 )
 
 if TYPE_CHECKING:
     from llm_sandbox.agents import SessionManager
 
 
+logger = logging.getLogger("llm_sandbox.tools")
+
 OutputCallback = Callable[[str], None]
+InfrastructureErrors = Literal["raise", "tell_model"]
+"""What a tool does when the sandbox service fails (engine down, image missing, every sandbox busy):
+raise to the application, or tell the model (an error result it reads; logged as a warning)."""
 
 
 class SandboxOperations:
@@ -50,11 +60,36 @@ class SandboxOperations:
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
         max_file_chars: int = DEFAULT_MAX_FILE_CHARS,
         host_dir: str | None = None,
+        infrastructure_errors: InfrastructureErrors = "raise",
+        name_prefix: str = "",
     ) -> None:
+        if infrastructure_errors not in get_args(InfrastructureErrors):
+            raise ValidationError(
+                f"infrastructure_errors must be 'raise' or 'tell_model', got {infrastructure_errors!r}"
+            )
         self.manager = manager
         self.max_output_chars = max_output_chars
         self.max_file_chars = max_file_chars
         self.host_dir = Path(host_dir).resolve() if host_dir else None
+        self.infrastructure_errors = infrastructure_errors
+        self.name_prefix = name_prefix
+        """That of the tool names the texts mention (``list_files`` becomes ``sandbox_list_files``)."""
+
+    def perform(self, operation: str, key: str, *arguments: Any, **options: Any) -> ToolReply:
+        """Operation ``operation`` (``run_code``, ``read_file``...) in the sandbox of ``key``.
+
+        Errors the model can fix are reply text already; an infrastructure error (any other
+        :class:`SandboxError`: the engine, the image, the bound of sandboxes) is raised or, with
+        ``infrastructure_errors="tell_model"``, becomes an error reply (and a warning in the log).
+        """
+        try:
+            reply: ToolReply = getattr(self, operation)(key, *arguments, **options)
+        except SandboxError as exc:
+            if self.infrastructure_errors == "raise":
+                raise
+            logger.warning("%s for %r failed; the model is told: %s: %s", operation, key, type(exc).__name__, exc)
+            return ToolReply(format_infrastructure_error(exc), ok=False)
+        return reply
 
     def _language(self, language: str | None) -> tuple[str | None, ToolReply | None]:
         """The manager's canonical name for ``language``, or a reply telling the model what is available."""
@@ -86,6 +121,7 @@ class SandboxOperations:
             return refusal
         if not isinstance(code, str) or not code.strip():
             return ToolReply("error: `code` is empty; pass the complete program to run", ok=False)
+        code = strip_fence(code)
         return self._streamed(
             key,
             lang,
@@ -134,7 +170,8 @@ class SandboxOperations:
         on_stderr: OutputCallback | None,
     ) -> ToolReply:
         """``call(session, on_stdout, on_stderr)`` in the sandbox of ``key``; errors the model can fix
-        (a timeout) are reported with what the program printed before them."""
+        (a timeout) are reported with what the program printed before them. A program that failed (a
+        non-zero exit code) is a reply with ``ok=False`` and its result."""
         stdout: list[str] = []
         stderr: list[str] = []
         out = _tee(_capped_append(stdout, self.max_output_chars * 4), on_stdout)
@@ -147,7 +184,7 @@ class SandboxOperations:
                     exc, stdout="".join(stdout), stderr="".join(stderr), max_chars=self.max_output_chars
                 )
                 return ToolReply(text, None, ok=False)
-        return ToolReply(format_result(result, max_chars=self.max_output_chars), result, ok=True)
+        return ToolReply(format_result(result, max_chars=self.max_output_chars), result, ok=result.exit_code == 0)
 
     def reset_session(self, key: str, language: str | None = None) -> ToolReply:
         lang, refusal = self._language(language)
@@ -224,7 +261,7 @@ class SandboxOperations:
             try:
                 content = session.read_file(path, max_bytes=self.max_file_chars * 4)  # UTF-8: <= 4 bytes a char
             except MODEL_FIXABLE_ERRORS as exc:
-                hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
+                hint = self._missing_file_hint(exc)
                 return ToolReply(format_error(exc) + hint, None, ok=False)
         kind = FileType.from_filename(content.path)
         # The artifact carries the file only when all of it was read (like large run artifacts).
@@ -267,7 +304,7 @@ class SandboxOperations:
                     )
                 content = session.read_file(resolved, max_bytes=max_bytes)
             except MODEL_FIXABLE_ERRORS as exc:
-                hint = " (use list_files to see what exists)" if isinstance(exc, FileNotFoundError) else ""
+                hint = self._missing_file_hint(exc)
                 return ToolReply(format_error(exc) + hint, None, ok=False)
         if content.truncated:  # it grew past the bound since it was listed
             return ToolReply(f"error: {resolved} grew past {human_size(max_bytes)} while being read", ok=False)
@@ -275,6 +312,9 @@ class SandboxOperations:
         kind = FileType.from_filename(resolved)
         artifact = FileOutput(resolved, kind, len(data), base64.b64encode(data).decode())
         return ToolReply(f"{resolved} ({kind.value}, {human_size(len(data))})", artifact)
+
+    def _missing_file_hint(self, error: BaseException) -> str:
+        return f" (use {self.name_prefix}list_files to see what exists)" if isinstance(error, FileNotFoundError) else ""
 
     def list_files(self, key: str, path: str | None = None, language: str | None = None) -> ToolReply:
         lang, refusal = self._language(language)

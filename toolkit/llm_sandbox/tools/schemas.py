@@ -1,10 +1,12 @@
-"""The argument schemas of the tools (pydantic models both frameworks read)."""
+"""The argument schemas of the tools (pydantic models both frameworks read), and what a model is told
+when its arguments do not fit them."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, create_model
+from pydantic import ValidationError as ArgumentsError
 
 if TYPE_CHECKING:
     from llm_sandbox.agents import SessionManager
@@ -12,7 +14,6 @@ if TYPE_CHECKING:
 
 class RunCodeInput(BaseModel):
     code: str = Field(description="The complete program to run.")
-    language: str | None = Field(default=None, description="Programming language; omit for the default.")
     libraries: list[str] | None = Field(
         default=None,
         description="Extra packages to install before running, e.g. ['scipy']; preinstalled ones need not "
@@ -61,6 +62,30 @@ def with_language_argument(schema: type[BaseModel], manager: SessionManager) -> 
     )
     model: type[BaseModel] = create_model(schema.__name__, __base__=schema, language=field)
     return model
+
+
+def describe_invalid_arguments(tool: str, error: ArgumentsError, schema: type[BaseModel] | None = None) -> str:
+    """What a model reads when its call of ``tool`` has missing or malformed arguments: each problem,
+    and the arguments the tool takes (from ``schema``)."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ())) or "the arguments"
+        if item.get("type") == "missing":
+            problems.append(f"`{where}` is required")
+        else:
+            problems.append(f"`{where}`: {item.get('msg', 'invalid')} (got {_shown(item.get('input'))})")
+    text = f"error: invalid arguments for {tool}: " + "; ".join(problems)
+    if schema is not None:
+        required = [name for name, field in schema.model_fields.items() if field.is_required()]
+        optional = [name for name, field in schema.model_fields.items() if not field.is_required()]
+        takes = ", ".join([*required, *(f"{name} (optional)" for name in optional)]) or "no arguments"
+        text += f". {tool} takes: {takes}. Call it again with valid arguments."
+    return text
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def arguments_schema(name: str, manager: SessionManager, *, user_files: bool = False) -> type[BaseModel]:

@@ -1,14 +1,17 @@
 """The text a model reads: results and errors, compact; and the reply that carries it.
 
 Errors a model can fix (a timeout, a refused import, a package that does not
-install, a bad path) become reply text; everything else (the engine is down,
-the image is missing, the session could not open) is raised.
+install, a bad path, a run whose output is over a limit) become reply text;
+infrastructure errors (the engine is down, the image is missing, every
+sandbox is busy) are raised, or told to the model with
+:func:`format_infrastructure_error` when the adapter is set up so.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llm_sandbox.data import ExecutionResult
 from llm_sandbox.exceptions import (
@@ -16,13 +19,12 @@ from llm_sandbox.exceptions import (
     LanguageNotSupportedError,
     LibraryInstallationNotSupportedError,
     PackageManagerError,
+    ResourceError,
     SandboxTimeoutError,
     SecurityViolationError,
+    SessionLimitError,
     ValidationError,
 )
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_MAX_OUTPUT_CHARS = 4000
 """Per stream (stdout, stderr) in the text a model sees; the artifact keeps everything."""
@@ -37,11 +39,13 @@ MODEL_FIXABLE_ERRORS: tuple[type[BaseException], ...] = (
     ValidationError,
     LibraryInstallationNotSupportedError,
     LanguageNotSupportedError,
+    ResourceError,  # a run's artifacts or a read over a limit: the message says what to do instead
     FileNotFoundError,
     IsADirectoryError,
     NotADirectoryError,
 )
-"""Raised by an operation because of what the model asked for: reported to the model as text."""
+"""Raised by an operation because of what the model asked for: reported to the model as text.
+(:class:`SessionLimitError`, also a ``ResourceError``, is raised before anything runs: infrastructure.)"""
 
 
 class ToolText(str):
@@ -79,20 +83,18 @@ class ToolReply:
         return ToolText(self.text, self.artifact, self.ok)
 
 
+_FENCE = re.compile(r"\A\s*(?P<fence>`{3,}|~{3,})[^\n`]*\n(?P<code>.*?)\n?[ \t]*(?P=fence)\s*\Z", re.DOTALL)
 
 
+def strip_fence(code: str) -> str:
+    """``code`` without one enclosing Markdown fence (```` ```python ... ``` ````), as models often send it.
 
-
-
-
-
-
-
-
-
-
-
-
+    Only a fence around the whole text is removed; fences inside the code stay.
+    """
+    match = _FENCE.match(code)
+    if match is None or match.group("fence") in match.group("code"):
+        return code
+    return match.group("code")
 
 
 def clip(text: str, limit: int, what: str = "characters") -> str:
@@ -178,6 +180,19 @@ def format_error(
     return "\n".join(parts)
 
 
+def format_infrastructure_error(error: BaseException) -> str:
+    """An error of the sandbox service, not of the model's request, told to the model."""
+    if isinstance(error, SessionLimitError):
+        return (
+            "error: every sandbox of this service is busy, so nothing was run. This is not caused by your "
+            "code: try again in a moment, or answer without running code."
+        )
+    return (
+        f"error: the sandbox service failed ({type(error).__name__}: {clip(str(error), 600)}). This is not "
+        "caused by your code: try again later, or answer without running code."
+    )
+
+
 __all__ = [
     "DEFAULT_LIST_LIMIT",
     "DEFAULT_MAX_FILE_CHARS",
@@ -187,6 +202,8 @@ __all__ = [
     "ToolText",
     "clip",
     "format_error",
+    "format_infrastructure_error",
     "format_result",
     "human_size",
+    "strip_fence",
 ]
