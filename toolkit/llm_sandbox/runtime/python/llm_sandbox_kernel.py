@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import site
-import subprocess
 import sys
 
 os.environ.setdefault("IPYTHONDIR", "/tmp/llm-sandbox-ipython")  # HOME is read-only
@@ -100,10 +99,7 @@ def _make_shell(history_size: int) -> InteractiveShell:
 
 
 def _artifacts(mode: str, request: dict) -> None:
-    """``runtime/artifacts.sh`` (its text is this kernel's second argument) for the cell's output files."""
-    run_dir, outputs = request["run_dir"], request["outputs"]
-    limit = str(request.get("max_file_bytes") or 10485760)
-    subprocess.run(["sh", "-c", _ARTIFACTS_SH, "llm-sandbox", mode, run_dir, outputs, limit], check=False)
+    warm.collect_artifacts(_ARTIFACTS_SH, mode, request["run_dir"], request["outputs"], request.get("max_file_bytes"))
 
 
 def _execute(shell: InteractiveShell, request: dict) -> tuple[int, bytes]:

@@ -30,7 +30,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import types
@@ -97,8 +96,7 @@ def _run(request: dict, requests: object) -> list[str]:
 
 
 def _artifacts(mode: str, run_dir: str, outputs: str, request: dict) -> None:
-    limit = str(request.get("max_file_bytes") or 10485760)
-    subprocess.run(["sh", "-c", _ARTIFACTS_SH, "llm-sandbox", mode, run_dir, outputs, limit], check=False)
+    warm.collect_artifacts(_ARTIFACTS_SH, mode, run_dir, outputs, request.get("max_file_bytes"))
 
 
 def _child(path: str, request: dict, before: set[str], learned_fd: int, requests: object) -> None:
