@@ -64,18 +64,22 @@ def reply(nonce: str, code: int, payload: bytes = b"") -> None:
 def collect_artifacts(script: str, mode: str, run_dir: str, outputs: str, max_file_bytes: int | None) -> None:
     """``runtime/artifacts.sh`` (its text is ``script``) for a run's plots and output files.
 
-    When there is nothing it could collect (no plot, no regular file under ``outputs``) its
-    result is known without starting it: no listing before (the script takes a missing one
-    as empty), an empty archive after. That saves a dozen process starts on most runs.
+    When no regular file lies under ``outputs`` its result is known without starting it: no
+    listing before (the script takes a missing one as empty), and after, an archive of the
+    plots directory alone. That saves a dozen process starts on most runs; the host checks
+    what it receives either way.
     """
     if mode == "before":
         with contextlib.suppress(OSError):
             os.makedirs(outputs, exist_ok=True)
         if not _holds_a_file(outputs):
             return
-    elif not _holds_a_file(os.path.join(run_dir, "plots")) and not _holds_a_file(outputs):
-        with tarfile.open(os.path.join(run_dir, "artifacts.tar"), "w"):
-            return
+    elif not _holds_a_file(outputs):
+        with tarfile.open(os.path.join(run_dir, "artifacts.tar"), "w") as archive:
+            plots = os.path.join(run_dir, "plots")
+            if os.path.isdir(plots):
+                archive.add(plots, arcname="plots")
+        return
     limit = str(max_file_bytes or 10485760)
     subprocess.run(["sh", "-c", script, "llm-sandbox", mode, run_dir, outputs, limit], check=False)
 
