@@ -242,7 +242,7 @@ def kill_everything(member: Member) -> None:
     """
     runner = member.session._require_open()
     for attempt in range(KILL_ROUNDS):
-        if runner.kill_everything():
+        if runner.kill_everything(warn=False):
             return
         time.sleep(0.1 * (attempt + 1))
     raise PoolHealthCheckError(member.container_id, "the last user's processes could not be confirmed killed")

@@ -211,11 +211,12 @@ class Runner:
             run.killed.set()
         return True
 
-    def kill_everything(self) -> bool:
+    def kill_everything(self, *, warn: bool = True) -> bool:
         """Kill every process of the sandbox user now, between runs (a kernel restart, a pool's reset);
-        True when ``runtime/kill.sh`` confirmed that none is left."""
+        True when ``runtime/kill.sh`` confirmed that none is left. ``warn=False``: the caller says
+        what an unconfirmed kill means (a pool's reset asks again, then replaces the container)."""
         with self._lock:
-            return self._kill(f"{RUN_ROOT}/none")
+            return self._kill(f"{RUN_ROOT}/none", warn=warn)
 
     def _stop(self, run: _Run) -> None:
         """Kill ``run`` from its own thread (a timeout or an error), unless an interrupt already does."""
@@ -235,7 +236,7 @@ class Runner:
         if pending:
             run.killed.wait()  # an interrupt from another thread is still killing: finish it first
 
-    def _kill(self, run_dir: str) -> bool:
+    def _kill(self, run_dir: str, *, warn: bool = True) -> bool:
         """Stop the run's processes and return when that is confirmed (True) or after a warning (False)."""
         if self.closed:
             return False
@@ -264,7 +265,8 @@ class Runner:
                 logger.info("the kill is not confirmed yet (exit %s); retrying", code)
             except (ExecDeadlineExceeded, ContainerError) as exc:
                 logger.info("killing the run: %s; retrying", exc)
-        logger.warning("could not confirm that the run in container %s was killed", container_id[:12])
+        if warn:
+            logger.warning("could not confirm that the run in container %s was killed", container_id[:12])
         return False
 
 
