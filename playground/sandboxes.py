@@ -19,10 +19,11 @@ from llm_sandbox.const import SupportedLanguage
 from llm_sandbox.contract import nano_cpus
 from llm_sandbox.data import ExecutionResult
 from llm_sandbox.exceptions import SessionLimitError
+from llm_sandbox.pool import PoolConfig, create_pool_manager
 from llm_sandbox.security import get_security_policy
 from playground.live import LiveRouter, LiveRun
 from playground.options import PlaygroundConfig
-from playground.state import Tabs, TabState
+from playground.state import Settings, Tabs, TabState
 
 T = TypeVar("T")
 
@@ -35,6 +36,18 @@ class Sandboxes:
     def __init__(self, config: PlaygroundConfig, tabs: Tabs) -> None:
         self.tabs = tabs
         self.max_per_visitor = config.max_sessions_per_visitor
+        self.pooled = Settings.from_config(config)
+        """A tab with these container settings takes a warm container from :attr:`pool`."""
+        self.pool = (
+            create_pool_manager(
+                backend=config.backend,
+                lang=config.lang,
+                config=PoolConfig(max_pool_size=config.pool_size, min_pool_size=config.pool_size),
+                runtime_configs=container_settings(self.pooled),
+            )
+            if config.pool_size
+            else None
+        )
         self.manager = SessionManager(
             backend=config.backend,
             lang=config.lang,
@@ -44,6 +57,7 @@ class Sandboxes:
             max_sessions=config.max_sessions,
             evict_idle=True,
             session_factory=self._open,
+            pool=self.pool,
         )
         self.router = LiveRouter(self.manager)
 
@@ -59,10 +73,10 @@ class Sandboxes:
             )
         settings = tab.settings
         options = self.manager.options(lang)
-        runtime = dict(options.get("runtime_configs") or {})
-        runtime["mem_limit"] = settings.memory.replace(" ", "").lower()
-        runtime["nano_cpus"] = nano_cpus(settings.cpus)
-        options["runtime_configs"] = runtime
+        if options.get("pool") is not None and not _same_container(settings, self.pooled):
+            del options["pool"]  # the visitor chose other limits or another engine: a container of its own
+        if options.get("pool") is None:
+            options["runtime_configs"] = {**(options.get("runtime_configs") or {}), **container_settings(settings)}
         options["execution_timeout"] = settings.timeout
         options["security_policy"] = get_security_policy(settings.security_policy) if settings.security_policy else None
         session = self.manager.new_session(lang, **{**options, "backend": settings.backend})
@@ -132,3 +146,14 @@ class Sandboxes:
     def close(self) -> None:
         self.router.close()
         self.manager.close()
+        if self.pool is not None:
+            self.pool.close()
+
+
+def container_settings(settings: Settings) -> dict[str, Any]:
+    """The container limits of a tab's settings, as ``runtime_configs``."""
+    return {"mem_limit": settings.memory.replace(" ", "").lower(), "nano_cpus": nano_cpus(settings.cpus)}
+
+
+def _same_container(settings: Settings, pooled: Settings) -> bool:
+    return (settings.backend, container_settings(settings)) == (pooled.backend, container_settings(pooled))
