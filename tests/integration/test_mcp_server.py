@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -393,6 +394,27 @@ async def test_http_clients_each_have_their_own_files(
     server.wait_for(r"ended; its sandbox was removed")
     server.wait_for(r"ended; its sandbox was removed")
     assert containers_of(docker_client, server.pid) == []
+
+
+async def test_with_a_pool_clients_take_its_warm_container_reset_between_them(
+    http_servers: list[HttpServer], docker_client: Any, python_image: str
+) -> None:
+    server = HttpServer("--pool-size", "1")
+    http_servers.append(server)
+    deadline = time.monotonic() + GUARD
+    while len(containers_of(docker_client, server.pid)) < 1:  # the pool made its warm container
+        assert time.monotonic() < deadline, f"the pool never started a container; its log:\n{''.join(server.log)}"
+        await anyio.sleep(0.05)
+    [warm] = containers_of(docker_client, server.pid)
+    exists = {"code": "import os; print(os.path.exists('mine.txt'))"}
+    async with http_session(server.url) as first:
+        await first.call_tool("execute_code", {"code": "open('mine.txt', 'w').write('first')"})
+        assert "True" in text_of(await first.call_tool("execute_code", exists))
+        assert containers_of(docker_client, server.pid) == [warm]  # the client runs in the pool's container
+    server.wait_for(r"ended")
+    async with http_session(server.url) as second:  # waits, if need be, for the reset to finish
+        assert "False" in text_of(await second.call_tool("execute_code", exists))
+        assert containers_of(docker_client, server.pid) == [warm]  # the same container, reset
 
 
 async def test_http_token_is_refused_missing_or_wrong_and_accepted_right(

@@ -25,12 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from llm_sandbox.agents import SessionManager
         from llm_sandbox.mcp_server.server import SandboxServer
         from llm_sandbox.mcp_server.transports import StopSignals, serve_http, serve_stdio
+        from llm_sandbox.sessions.pool import create_pool_manager
     except MissingDependencyError as exc:
         print(f"llm-sandbox-mcp: error: {exc}", file=sys.stderr)
         return 2
     if config.privileged:
         logger.warning("sandboxes run privileged (--privileged): the code they run is not isolated from this host")
-    manager = SessionManager(**config.manager_options())
+    pool_options = config.pool_options()
+    pool = create_pool_manager(**pool_options) if pool_options else None
+    manager = SessionManager(**config.manager_options(), pool=pool)
     sandbox_server = SandboxServer(config, manager)
     logger.info("serving %s over %s; sandboxes on %s", ", ".join(manager.languages), config.transport, config.backend)
     signals = StopSignals()
@@ -42,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             anyio.run(serve_stdio, sandbox_server.server, signals)
     finally:
         manager.close()
+        if pool is not None:
+            pool.close()
         logger.info("stopped; every sandbox was removed")
     return 0
 

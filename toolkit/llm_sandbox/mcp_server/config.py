@@ -60,6 +60,7 @@ class ServerConfig:
     privileged: bool | None = None
     idle_timeout: float = 600.0
     max_sessions: int = 8
+    pool_size: int = 0
     max_file_bytes: int = 10 * MIB
     # reporting
     progress_interval: float = 5.0
@@ -85,13 +86,6 @@ class ServerConfig:
         A SessionManager option the server should pass on (kernels that keep state, a pool)
         belongs here, next to the flag that sets it.
         """
-        session_options: dict[str, Any] = {}
-        if self.backend == SandboxBackend.KUBERNETES:
-            session_options["kube_namespace"] = self.namespace
-        if self.commit_container:
-            session_options["commit_container"] = True
-        if self.keep_template:
-            session_options["keep_template"] = True
         return {
             "backend": self.backend,
             "lang": self.default_language,
@@ -103,7 +97,7 @@ class ServerConfig:
             "runtime_configs": self.runtime_configs(),
             "security_policy": self.security_preset,
             "execution_timeout": self.timeout,
-            "session_options": session_options,
+            "session_options": self._session_options(),
             "stateful": self.stateful,
             "idle_timeout": self.idle_timeout,
             "max_sessions": self.max_sessions,
@@ -112,6 +106,32 @@ class ServerConfig:
             "evict_idle": False,
             "wait_timeout": 0,
         }
+
+    def pool_options(self) -> dict[str, Any] | None:
+        """Keyword arguments of ``create_pool_manager`` for ``--pool-size`` warm containers of the default
+        language, made as the manager would make them; None without a pool."""
+        if not self.pool_size:
+            return None
+        from llm_sandbox.sessions.pool import PoolConfig
+
+        return {
+            "backend": self.backend,
+            "lang": self.default_language,
+            "image": self.images.get(self.default_language),
+            "runtime_configs": self.runtime_configs(),
+            "config": PoolConfig(max_pool_size=self.pool_size, min_pool_size=self.pool_size),
+            **self._session_options(),
+        }
+
+    def _session_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.backend == SandboxBackend.KUBERNETES:
+            options["kube_namespace"] = self.namespace
+        if self.commit_container:
+            options["commit_container"] = True
+        if self.keep_template:
+            options["keep_template"] = True
+        return options
 
     def call_timeout(self, requested: float | None) -> float:
         """The timeout of one call: what it asked for (default ``timeout``), at most ``max_timeout``."""
@@ -249,6 +269,9 @@ _GROUPS: dict[str, list[_Option]] = {
         _Option("idle_timeout", _own("idle_timeout"), "seconds after which an unused sandbox is removed, and "
                 "an HTTP client that stayed away that long is forgotten (default 600)", _positive(float), "S"),
         _Option("max_sessions", _own("max_sessions"), "sandboxes open at once, over all clients (default 8)",
+                _positive(int), "N"),
+        _Option("pool_size", _own("pool_size"), "warm containers kept for the default language: a new client "
+                "takes one, reset since its previous client, instead of starting a container (default: no pool)",
                 _positive(int), "N"),
         _Option("max_file_bytes", _own("max_file_bytes"), "largest file upload_file, download_file and a run's "
                 "results carry (default 10485760)", _positive(int), "BYTES"),
