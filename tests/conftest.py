@@ -10,6 +10,7 @@ machine cannot run), each with its reason.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,13 @@ sys.path.insert(0, str(ROOT / "toolkit"))
 sys.path.insert(0, str(ROOT))
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+# Ctrl-C as a user has it, however the suite was started: a shell without job control starts a
+# background command (`cmd &`, `nohup ... &`) with SIGINT ignored, and then Python raises no
+# KeyboardInterrupt, `_thread.interrupt_main()` does nothing, and every program a test starts
+# inherits the ignored signal. A handler here makes children start with the default again.
+if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_configure(config: pytest.Config) -> None:

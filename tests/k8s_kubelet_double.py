@@ -230,10 +230,10 @@ class FakeCluster:
         pods = {(p["metadata"].get("namespace") or "default", p["metadata"]["name"]): p
                 for p in json.loads(response.data).get("items") or []}
         for key in list(self.containers):
-            if key not in pods:
-                container = self.containers.pop(key)
+            if key not in pods:  # the container goes first: a pod no longer listed here has none left
                 with contextlib.suppress(Exception):
-                    self.docker.api.remove_container(container, force=True)
+                    self.docker.api.remove_container(self.containers[key], force=True)
+                self.containers.pop(key)
         for key, pod in pods.items():
             if key not in self.containers and not (pod.get("status") or {}).get("phase"):
                 self._start_pod(api, *key, pod)

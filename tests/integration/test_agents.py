@@ -205,12 +205,13 @@ def test_idle_reaping_removes_the_container(python_image: str, docker_client: An
     with SessionManager(lang="python", idle_timeout=1.0) as manager:
         manager.subscribe(closed.append, kinds={"session_closed"})
         tool = SandboxTool(manager=manager)
-        tool.invoke(
-            {"type": "tool_call", "id": "1", "name": "run_code", "args": {"code": "print(1)"}},
-            config={"configurable": {"thread_id": "short-lived"}},
-        )
-        [info] = manager.sessions()
-        assert info.session_id and containers(docker_client, info.session_id)
+        with manager.session("short-lived"):  # held while the test looks: a held sandbox is never reaped
+            tool.invoke(
+                {"type": "tool_call", "id": "1", "name": "run_code", "args": {"code": "print(1)"}},
+                config={"configurable": {"thread_id": "short-lived"}},
+            )
+            [info] = manager.sessions()
+            assert info.session_id and containers(docker_client, info.session_id)
         eventually(lambda: containers(docker_client, info.session_id) == [], "the reaper removing the container")
         assert manager.sessions() == []
         assert [(e.session_key, e.reason, e.run_count) for e in closed] == [("short-lived", "idle", 1)]
