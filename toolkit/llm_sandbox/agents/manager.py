@@ -729,8 +729,6 @@ class SessionManager:
         return interrupted
 
 
-
-
 _live_managers: weakref.WeakSet[SessionManager] = weakref.WeakSet()
 
 
