@@ -14,6 +14,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ from llm_sandbox.pool import (
     PoolExhaustedError,
     create_pool_manager,
 )
+from tests.waits import GENEROUS
 
 pytestmark = pytest.mark.integration
 
@@ -485,3 +487,18 @@ def test_a_pooled_session_takes_the_pools_container_options(make_pool: Callable[
         assert limit == f"{512 * 2**20}\n"
     with pytest.raises(SessionClosedError):
         session.run("print(1)")
+
+
+def test_the_example_shows_nothing_of_one_user_reaching_the_next(python_image: str, no_leaks: None) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "pools.py"
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=GENEROUS * 3,
+                          env={**os.environ, "PYTHONPATH": str(example.parents[1] / "toolkit")})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout
+    assert "warm: 42" in lines
+    assert "first user: first user ['notes.txt'] | sleep 1000 running: True" in lines
+    assert "second user, same container: True" in lines
+    assert "secret, files: False []" in lines
+    assert "  sleep 1000 running: False" in lines
+    assert "ModuleNotFoundError" in lines and "six (the pool's): six" in lines
+    assert "alice -> alice" in lines and "bob -> bob" in lines
