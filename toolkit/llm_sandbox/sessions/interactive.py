@@ -139,7 +139,7 @@ class InteractiveSandboxSession:
 
     def close(self) -> None:
         if self._kernel is not None and not self._session.pooled:  # a pooled kernel ends with the pool's reset
-            self._kernel.close()
+            self._kernel.shutdown()
         self._session.close()
 
     def __enter__(self) -> InteractiveSandboxSession:

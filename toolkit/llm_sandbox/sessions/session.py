@@ -499,7 +499,7 @@ class Session:
         if self._runner is not None:
             self._runner.closed = True
         if self._warm is not None:
-            self._warm.close()
+            self._warm.shutdown()
         tied = self._finalizer.detach() if self._finalizer is not None else None
         if tied is not None:
             action, *args = tied[2]

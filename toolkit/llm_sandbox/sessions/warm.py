@@ -165,6 +165,7 @@ class WarmSlot:
         self._current: WarmProcess | None = None
         self._starting: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self.unavailable: str | None = None
         """Why the process cannot start (the session then does without it)."""
 
@@ -182,19 +183,30 @@ class WarmSlot:
             logger.info("%s cannot start here: %s", self._argv[-1], exc)
             self.unavailable = str(exc)
             return
-        self._current = process
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._current = process
+        if closed:  # the session closed while this started: a process nobody will close otherwise
+            process.close()
 
     def process(self) -> WarmProcess | None:
-        """The running warm process, or None (see the class docstring)."""
+        """The running warm process, or None (see the class docstring); ``ContainerError`` once closed."""
         with self._lock:
             starting, self._starting = self._starting, None
         if starting is not None:
             starting.join()
         if self.unavailable is not None:
             return None
-        if self._current is None or not self._current.alive:
+        if not self._closed and (self._current is None or not self._current.alive):
             self._start()
-        return self._current
+            if self.unavailable is not None:
+                return None
+        with self._lock:
+            closed, current = self._closed, self._current
+        if closed or current is None:
+            raise ContainerError("the session closed while its warm process was starting")
+        return current
 
     @property
     def current(self) -> WarmProcess | None:
@@ -208,9 +220,19 @@ class WarmSlot:
             current.abandon()
 
     def close(self) -> None:
+        """Close the process (a restart follows: ``process()`` starts a new one)."""
         with self._lock:
             starting = self._starting
         if starting is not None:
             starting.join(5)
         if self._current is not None:
             self._current.close()
+
+    def shutdown(self) -> None:
+        """Close the process for good (the session closes); one still starting closes itself once started,
+        and ``process()`` raises ``ContainerError`` from now on."""
+        with self._lock:
+            self._closed = True
+            current = self._current
+        if current is not None:
+            current.close()
