@@ -27,6 +27,7 @@ An existing file ``dest`` is overwritten by a file and refused for a directory.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import tarfile
@@ -41,6 +42,8 @@ from llm_sandbox.contract import SANDBOX_UID
 from llm_sandbox.engines.base import STDOUT, ExecDeadlineExceeded
 from llm_sandbox.exceptions import ContainerError, ResourceError, SandboxTimeoutError, ValidationError
 from llm_sandbox.sessions.sandbox import Sandbox
+
+logger = logging.getLogger("llm_sandbox")
 
 DEFAULT_MAX_COPY_BYTES = 512 * 1024 * 1024
 """What one copy from the sandbox may bring to this machine, unless the session says otherwise."""
@@ -139,13 +142,17 @@ def _stream_tar(sandbox: Sandbox, path: str, target: PurePosixPath, write: Calla
         write(chunk)
 
     try:
-        code = sandbox.engine.exec(
-            sandbox.container_id,
-            ["sh", "-c", script, str(target.parent), target.name],
-            user=sandbox.user,
-            on_output=on_output,
-            deadline=time.monotonic() + sandbox.timeout,
-        )
+        for _ in range(2):  # tar writes at least 1 KiB: none at all is an engine that lost the stream; once more
+            code = sandbox.engine.exec(
+                sandbox.container_id,
+                ["sh", "-c", script, str(target.parent), target.name],
+                user=sandbox.user,
+                on_output=on_output,
+                deadline=time.monotonic() + sandbox.timeout,
+            )
+            if code != 0 or received:
+                break
+            logger.info("copying %s: the engine returned no archive; asking again", path)
     except ExecDeadlineExceeded:
         raise SandboxTimeoutError(
             f"copying {path} out of the sandbox took longer than {sandbox.timeout:g}s (the session's default_timeout)",

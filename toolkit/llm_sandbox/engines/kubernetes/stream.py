@@ -63,7 +63,7 @@ class ExecStream:
     def _read_frame(self) -> None:
         try:
             opcode, frame = self.sock.recv_data_frame(True)
-        except websocket.WebSocketConnectionClosedException:
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):  # the pod's end went away
             self.closed = True
             return
         if opcode == websocket.ABNF.OPCODE_CLOSE:
