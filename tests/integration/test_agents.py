@@ -213,6 +213,7 @@ def test_idle_reaping_removes_the_container(python_image: str, docker_client: An
             [info] = manager.sessions()
             assert info.session_id and containers(docker_client, info.session_id)
         eventually(lambda: containers(docker_client, info.session_id) == [], "the reaper removing the container")
+        eventually(lambda: closed, "the reaper announcing the close")  # emitted once the removal is done
         assert manager.sessions() == []
         assert [(e.session_key, e.reason, e.run_count) for e in closed] == [("short-lived", "idle", 1)]
 
